@@ -1,0 +1,121 @@
+# Infusion state machine. It owns the planner and the bookkeeping of what the executor has
+# really done; the executor (PIO on the Pico, the emulator on the host) only runs batches and
+# reports executed steps. Every command validates first and changes nothing if refused.
+from micropython import const
+
+from pump import events
+from pump.planner import StepPlanner
+from pump.ticks import ticks_diff
+
+IDLE = "idle"
+RUNNING = "running"
+PAUSED = "paused"
+STOPPED = "stopped"
+COMPLETE = "complete"
+
+_BATCH_MAX = const(0xFFFF)
+ALARM_EMPTY = "reservoir_empty"
+
+
+class TransitionError(ValueError):
+    pass
+
+
+class Controller:
+    def __init__(self, vol, capacity_steps, log=None):
+        # vol: nL per microstep (num, den); capacity_steps: steps until the syringe is empty.
+        if capacity_steps <= 0:
+            raise ValueError("syringe holds no deliverable volume")
+        self.vol = vol
+        self.capacity = capacity_steps
+        self.state = IDLE
+        self.rate = None  # (nL/h num, den)
+        self.delivered = 0  # executed microsteps, all segments
+        self.alarms = []
+        self.log = log if log is not None else events.EventLog()
+        self._plan = StepPlanner(vol)
+        self._seg_done = 0
+        self._last_tick = 0
+        self._batch = [0, 0]
+
+    def _refuse(self, action, allowed):
+        if self.state not in allowed:
+            raise TransitionError("cannot %s while %s" % (action, self.state))
+
+    def _tau(self, now):
+        tau = ticks_diff(now, self._last_tick)
+        if tau < 0:
+            raise TransitionError("time went backwards")
+        return tau
+
+    def _segment(self, now, rate):
+        # Validate in the planner first; it raises before changing anything.
+        num, den = rate if rate else (0, 1)
+        tau = self._tau(now) if self.state == RUNNING else 0
+        self._plan.start_segment(num, den, self._seg_done, tau)
+        self._seg_done = 0
+        self._last_tick = now
+
+    def set_rate(self, rate, now):
+        self._refuse("change the rate", (IDLE, RUNNING, PAUSED))
+        if self.state == RUNNING:
+            self._segment(now, rate)
+        self.rate = rate
+        self.log.add(now, events.RATE, rate[0], rate[1])
+
+    def start(self, now):
+        self._refuse("start", (IDLE,))
+        if self.rate is None:
+            raise TransitionError("cannot start without a rate")
+        self._plan.start_segment(self.rate[0], self.rate[1])
+        self._seg_done = 0
+        self._last_tick = now
+        self.state = RUNNING
+        self.log.add(now, events.START)
+
+    def pause(self, now):
+        self._refuse("pause", (RUNNING,))
+        self._segment(now, None)
+        self.state = PAUSED
+        self.log.add(now, events.PAUSE)
+
+    def resume(self, now):
+        self._refuse("resume", (PAUSED,))
+        self._segment(now, self.rate)
+        self.state = RUNNING
+        self.log.add(now, events.RESUME)
+
+    def stop(self, now):
+        self._refuse("stop", (RUNNING, PAUSED))
+        self._segment(now, None)
+        self.state = STOPPED
+        self.log.add(now, events.STOP, self.delivered)
+
+    def next_batch(self, max_count=_BATCH_MAX):
+        """Next (count, interval µs) list for the executor, or None when nothing to run.
+        The returned list is reused: copy it before the next call."""
+        if self.state != RUNNING:
+            return None
+        room = self.capacity - self.delivered - self._plan.planned + self._seg_done
+        if self._plan.next_batch(self._batch, min(max_count, room)) == 0:
+            return None
+        return self._batch
+
+    def executed(self, count, last_step_tick):
+        """The executor ran `count` more steps; the last one at `last_step_tick`."""
+        if count <= 0:
+            return
+        self._seg_done += count
+        self.delivered += count
+        self._last_tick = last_step_tick
+        if self.delivered >= self.capacity:
+            self._plan.start_segment(0, 1, self._seg_done, 0)
+            self._seg_done = 0
+            self.state = COMPLETE
+            self.alarms.append(ALARM_EMPTY)
+            self.log.add(last_step_tick, events.COMPLETE, self.delivered)
+            self.log.add(last_step_tick, events.ALARM, 1)
+
+    def delivered_nl(self):
+        """Delivered volume as an exact fraction (num, den) of nL."""
+        return self.delivered * self.vol[0], self.vol[1]

@@ -1,0 +1,40 @@
+# Programmed rates as exact fractions of nL/h, from mL/h or from a dose and concentration.
+from micropython import const
+
+from pump.arith import reduce
+
+# Selectable range of this CSCI pump: 0.01-100 mL/h (the Generic Infusion Pump requirements
+# allow 0.1-999 mL/h; subcutaneous use needs lower rates and never large ones).
+MIN_NL_PER_H = const(10000)
+MAX_NL_PER_H = const(100000000)
+
+
+class RateError(ValueError):
+    pass
+
+
+def _check(num, den, what):
+    if num < MIN_NL_PER_H * den or num > MAX_NL_PER_H * den:
+        raise RateError("%s gives %s mL/h, outside 0.01-100 mL/h" % (what, ml_per_h_str(num, den)))
+    return reduce(num, den)
+
+
+def from_ml_per_h(num, den=1):
+    """Rate num/den mL/h -> (nL/h num, den)."""
+    if not isinstance(num, int) or not isinstance(den, int) or den <= 0:
+        raise RateError("rate must be a fraction of integers")
+    return _check(num * 1000000, den, "rate")
+
+
+def from_dose(dose_ug_per_24h, conc_ug_per_ml):
+    """Dose µg/24 h at concentration µg/mL -> (nL/h num, den), exactly."""
+    for name, v in (("dose", dose_ug_per_24h), ("concentration", conc_ug_per_ml)):
+        if not isinstance(v, int) or v <= 0:
+            raise RateError("%s must be a positive whole number" % name)
+    return _check(dose_ug_per_24h * 1000000, 24 * conc_ug_per_ml, "dose")
+
+
+def ml_per_h_str(num, den):
+    # Display only: 0.0001 mL/h (100 nL/h) units, rounded half up, integer maths.
+    u = (num + den * 50) // (den * 100)
+    return "%d.%04d" % (u // 10000, u % 10000)

@@ -1,0 +1,88 @@
+"""pumpctl: the pump's host command line."""
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from pumphost import paths
+from pumphost.emulator import Emulator, Result
+from pumphost.scenario import ScenarioError, load
+
+paths.use_firmware_core()
+from pump.controller import TransitionError  # noqa: E402
+from pump.rate import ml_per_h_str  # noqa: E402
+
+_LONG_RUN_US = 3_600_000_000  # show a progress bar beyond one simulated hour
+
+
+def _fail(msg: str) -> None:
+    click.echo(f"pumpctl: {msg}", err=True)
+    sys.exit(2)
+
+
+@click.group()
+def cli() -> None:
+    """Syringe pump host tools: emulator, virtual board and logs."""
+
+
+def _summary(res: Result, emu: Emulator) -> str:
+    sc = emu.sc
+    steps_err = res.programmed_nl / res.nl_per_step - res.steps
+    lines = [
+        f"scenario     {res.scenario}",
+        f"syringe      {emu.syringe.label}, {sc.fill_nl / 1e6:g} mL loaded, "
+        f"{float(res.nl_per_step):.3f} nL per microstep",
+        f"rate         {ml_per_h_str(*sc.rate)} mL/h",
+        f"simulated    {res.duration_s / 3600:g} h",
+        f"programmed   {float(res.programmed_nl) / 1000:.3f} uL",
+        f"delivered    {float(res.delivered_nl) / 1000:.3f} uL in {res.steps} microsteps "
+        f"(behind the program by {float(steps_err):.3f} of a step)",
+        f"remaining    {float(res.remaining_nl) / 1000:.3f} uL, plunger moved {res.plunger_mm:.3f} mm",
+        f"state        {res.state}",
+        f"alarms       {', '.join(res.alarms) if res.alarms else 'none'}",
+        f"log records  {res.log_records}",
+    ]
+    return "\n".join(lines)
+
+
+@cli.command()
+@click.argument("scenario", type=click.Path(path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead.")
+def sim(scenario: Path, as_json: bool) -> None:
+    """Run SCENARIO.toml on the emulator and summarise the delivery."""
+    try:
+        sc = load(scenario)
+        emu = Emulator(sc)
+        show_bar = not as_json and sc.duration_us > _LONG_RUN_US and sys.stderr.isatty()
+        if show_bar:
+            with click.progressbar(length=sc.duration_us, label="simulating", file=sys.stderr) as bar:
+                done = [0]
+
+                def tick(elapsed: int) -> None:
+                    bar.update(elapsed - done[0])
+                    done[0] = elapsed
+
+                res = emu.run(tick)
+        else:
+            res = emu.run()
+    except (ScenarioError, TransitionError) as e:
+        _fail(f"{scenario}: {e}")
+    click.echo(json.dumps(res.as_json()) if as_json else _summary(res, emu))
+
+
+def _register_optional() -> None:
+    # The virtual board needs node and a built image; its commands load lazily.
+    try:
+        from pumphost.vboard import vboard
+    except ImportError:
+        return
+    cli.add_command(vboard)
+
+
+_register_optional()
+
+
+def main() -> None:
+    cli(prog_name="pumpctl")
