@@ -60,6 +60,8 @@ class Controller:
         self._refuse("change the rate", (IDLE, RUNNING, PAUSED))
         if self.state == RUNNING:
             self._segment(now, rate)
+        else:
+            StepPlanner(self.vol).start_segment(rate[0], rate[1])  # validate only
         self.rate = rate
         self.log.add(now, events.RATE, rate[0], rate[1])
 

@@ -75,6 +75,11 @@ class StepPlanner:
             g = gcd(sa, sd)
             sa, sd = sa // g, sd // g
             l_ = pd * sd // gcd(pd, sd)
+            if (sa * (l_ // sd)) >> _LIMB >= _HI_LIMIT:
+                # Denominators grow only when unrelated rates follow each other (e.g. a
+                # new concentration). Round the carried progress down to the new rate's
+                # own grid: under-delivers by less than 1e-9 of a step, never over.
+                pn, pd, l_ = pn * sd // pd, sd, sd
             a = sa * (l_ // sd)
             off = pn * (l_ // pd)
             q, r = divmod(l_, a)

@@ -1,0 +1,30 @@
+from harness import raises
+from pump import rate
+
+
+def test_octreotide_dose_is_exactly_0136_ml_per_h():
+    assert rate.from_dose(1632, 500) == (136000, 1)
+
+
+def test_dose_with_a_repeating_decimal_stays_exact():
+    num, den = rate.from_dose(1633, 300)
+    assert num * 24 * 300 == 1633 * 1000000 * den
+
+
+def test_ml_per_h_fraction():
+    assert rate.from_ml_per_h(136, 1000) == (136000, 1)
+    assert rate.from_ml_per_h(100) == (100000000, 1)
+
+
+def test_out_of_range_and_bad_input_are_refused():
+    raises(rate.RateError, rate.from_ml_per_h, 1, 1000)  # 0.001 mL/h
+    raises(rate.RateError, rate.from_ml_per_h, 101)
+    raises(rate.RateError, rate.from_ml_per_h, 0)
+    raises(rate.RateError, rate.from_dose, 0, 500)
+    raises(rate.RateError, rate.from_dose, 1632, -1)
+    raises(rate.RateError, rate.from_ml_per_h, 1, 0)
+
+
+def test_display_rounds_to_four_decimals():
+    assert rate.ml_per_h_str(136000, 1) == "0.1360"
+    assert rate.ml_per_h_str(*rate.from_dose(1633, 300)) == "0.2268"
