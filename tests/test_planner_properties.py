@@ -1,9 +1,9 @@
 """Property tests (CPython only): exact step counts for arbitrary programs."""
 
-from harness import Rig, drive_vol
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from harness import Rig, drive_vol
 from pump import rate
 from pump.ticks import PERIOD
 
@@ -15,7 +15,9 @@ durations = st.integers(1, 2 * 3_600_000_000)
 
 
 @settings(max_examples=60, deadline=None)
-@given(st.sampled_from(SYRINGES), ml_rates, start_ticks, st.lists(durations, min_size=1, max_size=5))
+@given(
+    st.sampled_from(SYRINGES), ml_rates, start_ticks, st.lists(durations, min_size=1, max_size=5)
+)
 def test_steps_are_floor_of_programmed_volume(syringe, r, tick, checks):
     rig = Rig(drive_vol(syringe), start_tick=tick)
     rig.start(r)

@@ -43,5 +43,7 @@ class EventLog:
         out = []
         for n in range(first, self.count):
             i = (n % self._cap) * _FIELDS
-            out.append((n, self._buf[i], NAMES[self._buf[i + 1]], self._buf[i + 2], self._buf[i + 3]))
+            out.append(
+                (n, self._buf[i], NAMES[self._buf[i + 1]], self._buf[i + 2], self._buf[i + 3])
+            )
         return out

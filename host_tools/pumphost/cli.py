@@ -39,7 +39,8 @@ def _summary(res: Result, emu: Emulator) -> str:
         f"programmed   {float(res.programmed_nl) / 1000:.3f} uL",
         f"delivered    {float(res.delivered_nl) / 1000:.3f} uL in {res.steps} microsteps "
         f"(behind the program by {float(steps_err):.3f} of a step)",
-        f"remaining    {float(res.remaining_nl) / 1000:.3f} uL, plunger moved {res.plunger_mm:.3f} mm",
+        f"remaining    {float(res.remaining_nl) / 1000:.3f} uL, "
+        f"plunger moved {res.plunger_mm:.3f} mm",
         f"state        {res.state}",
         f"alarms       {', '.join(res.alarms) if res.alarms else 'none'}",
         f"log records  {res.log_records}",
@@ -57,7 +58,9 @@ def sim(scenario: Path, as_json: bool) -> None:
         emu = Emulator(sc)
         show_bar = not as_json and sc.duration_us > _LONG_RUN_US and sys.stderr.isatty()
         if show_bar:
-            with click.progressbar(length=sc.duration_us, label="simulating", file=sys.stderr) as bar:
+            with click.progressbar(
+                length=sc.duration_us, label="simulating", file=sys.stderr
+            ) as bar:
                 done = [0]
 
                 def tick(elapsed: int) -> None:

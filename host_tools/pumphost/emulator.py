@@ -151,7 +151,9 @@ class Emulator:
             plunger_mm=self.stepper.plunger_um() / 1000,
         )
 
-    def _run_reporting(self, t_us: int, step_us: int, progress: Callable[[int], None] | None) -> None:
+    def _run_reporting(
+        self, t_us: int, step_us: int, progress: Callable[[int], None] | None
+    ) -> None:
         if progress is None:
             self._run_until(t_us)
             return

@@ -26,6 +26,11 @@ def test_matches_the_running_interpreter():
         from time import ticks_diff as real_diff
     except ImportError:
         return  # CPython has no ticks functions; the fixed cases above cover it
+    if real_add(PERIOD - 1, 1) != 0:
+        # The unix port's ticks period is its small-int range, not 2**30; the rp2 image
+        # runs this same test in the HIL suite.
+        print("SKIP test_matches_the_running_interpreter: ticks period here is not 2**30")
+        return
     for a in (0, 5, PERIOD - 3, PERIOD // 2):
         for d in (0, 7, PERIOD // 2 - 1, -100):
             assert ticks_add(a, d) == real_add(a, d)

@@ -1,0 +1,62 @@
+# Open syringe pump: the two commands that matter are `make demo` and `make test`.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+VENV := .venv
+PY := $(VENV)/bin/python
+PUMPCTL := $(VENV)/bin/pumpctl
+UPY := .cache/micropython/unix/micropython
+# Device-sized heap for the core tests: the Pico has about 190 KB free after boot.
+UPY_FLAGS := -X heapsize=192k
+SCENARIO ?= host_tools/scenarios/octreotide-24h.toml
+BOARD ?= pico
+
+-include boards/build/build.mk
+
+.PHONY: help demo test test-py test-upy mpy-check lint bench hil-virtual hil clean venv
+
+help:
+	@echo "make demo           run the octreotide scenario on the emulator"
+	@echo "make test           install what is needed, then run every test (CI runs this)"
+	@echo "make bench          emulator and core speed figures"
+	@echo "make lint           ruff"
+	@echo "make firmware BOARD=pico|vpico   build a MicroPython image with our firmware frozen in"
+	@echo "make hil PORT=/dev/ttyACM0       HIL suite on a real board"
+
+# --- host environment -------------------------------------------------------------------
+$(VENV)/.stamp: host_tools/pyproject.toml host_tools/requirements.lock
+	@python3 -c "import ensurepip, venv" 2>/dev/null || { apt-get -q update && \
+		DEBIAN_FRONTEND=noninteractive apt-get -q install -y python3-venv; }
+	python3 -m venv $(VENV)
+	$(PY) -m pip install -q --disable-pip-version-check -c host_tools/requirements.lock \
+		-e 'host_tools[dev]'
+	touch $@
+
+venv: $(VENV)/.stamp
+
+# --- the main job -----------------------------------------------------------------------
+demo: $(VENV)/.stamp
+	$(PUMPCTL) sim $(SCENARIO)
+
+# --- tests ------------------------------------------------------------------------------
+test: lint test-py test-upy mpy-check hil-virtual
+
+test-py: $(VENV)/.stamp
+	$(PY) -m pytest -q tests
+
+test-upy: micropython-unix
+	$(UPY) $(UPY_FLAGS) tests/upy_run.py
+
+mpy-check: $(VENV)/.stamp
+	$(PY) -m pumphost.mpycheck firmware boards/pico/board.py
+
+lint: $(VENV)/.stamp
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+bench: $(VENV)/.stamp micropython-unix
+	$(PY) -m pumphost.bench
+	$(UPY) $(UPY_FLAGS) tests/bench_core.py
+
+clean:
+	rm -rf $(VENV) .cache

@@ -1,0 +1,79 @@
+# Shared paths and helpers for the build scripts. Sourced, never run.
+# Everything built lands in $CACHE; a step is skipped when its stamp (a hash of its inputs) matches.
+
+BUILD_SCRIPTS=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+REPO=$(cd "$BUILD_SCRIPTS/../.." && pwd)
+CACHE=$REPO/.cache
+SRC=$CACHE/src
+STAMPS=$CACHE/stamps
+MPY_TREE=$CACHE/micropython/tree
+JOBS=${JOBS:-2}
+
+# The MicroPython tree sits inside our git checkout: without a ceiling, its version script would
+# describe *our* repository and the firmware would report our commit instead of v1.25.0.
+export GIT_CEILING_DIRECTORIES=$CACHE
+# Our makes run on their own: -j and variables (BOARD=...) of a calling make must not leak in.
+unset MAKEFLAGS MFLAGS MAKEOVERRIDES MAKELEVEL
+
+log() { echo "${0##*/}: $*" >&2; }
+die() {
+    echo "${0##*/}: error: $*" >&2
+    exit 1
+}
+
+# inputs_hash TEXT FILE...: hash of TEXT plus the names and contents of FILEs (relative to $REPO).
+inputs_hash() {
+    local text=$1
+    shift
+    {
+        printf '%s\n' "$text"
+        (cd "$REPO" && printf '%s\0' "$@" | xargs -0r sha256sum --)
+    } | sha256sum | cut -c1-64
+}
+
+stamp_ok() { [ "$(cat "$STAMPS/$1" 2>/dev/null)" = "$2" ]; }
+stamp_write() {
+    mkdir -p "$STAMPS"
+    echo "$2" >"$STAMPS/$1"
+}
+
+# Serialise steps that share the MicroPython tree (make -j may run two of our scripts at once).
+with_lock() {
+    mkdir -p "$CACHE"
+    (
+        flock 9
+        "$@"
+    ) 9>"$CACHE/.lock"
+}
+
+# prepare_tree: a private copy of the MicroPython source whose empty submodules point at the
+# unpacked Debian sources. Rebuilt (build dirs included) whenever the pinned sources change.
+prepare_tree() {
+    local key
+    key=$(inputs_hash "$(cat "$STAMPS/sources")" boards/build/lib.sh)
+    if stamp_ok tree "$key" && [ -d "$MPY_TREE/py" ]; then
+        return 0
+    fi
+    log "preparing MicroPython tree in $MPY_TREE"
+    rm -rf "$MPY_TREE" "$MPY_TREE.tmp"
+    mkdir -p "$(dirname "$MPY_TREE")"
+    cp -a "$SRC/micropython" "$MPY_TREE.tmp"
+    local sub
+    for sub in pico-sdk tinyusb mbedtls; do
+        rmdir "$MPY_TREE.tmp/lib/$sub"
+        ln -s "../../../src/$sub" "$MPY_TREE.tmp/lib/$sub"
+    done
+    mv "$MPY_TREE.tmp" "$MPY_TREE"
+    # Frozen-manifest builds insist on micropython-lib; we require() nothing from it.
+    mkdir -p "$CACHE/micropython/no-mpy-lib"
+    echo "Empty on purpose: our frozen manifest uses no micropython-lib package." \
+        >"$CACHE/micropython/no-mpy-lib/README.md"
+    stamp_write tree "$key"
+}
+
+# ensure_tree: sources fetched and verified, tree prepared; one script at a time.
+ensure_tree() { with_lock _ensure_tree; }
+_ensure_tree() {
+    "$BUILD_SCRIPTS/sources.sh"
+    prepare_tree
+}

@@ -1,0 +1,21 @@
+# Frozen manifest for our rp2 images (run by MicroPython's makemanifest.py, cwd = this directory).
+# No require(): micropython-lib is not in the Debian source tarball.
+# PUMP_BOARD (set by rp2.sh) selects boards/<board>/board.py, frozen as module `board`.
+import os
+
+freeze("$(PORT_DIR)/modules")
+include("$(MPY_DIR)/extmod/asyncio")
+
+_FIRMWARE = "../../firmware"
+package("pump", base_path=_FIRMWARE)
+# Frozen only once they exist, so the image builds while the firmware is being written.
+if os.path.isdir(_FIRMWARE + "/drivers"):
+    package("drivers", base_path=_FIRMWARE)
+if os.path.isfile(_FIRMWARE + "/main.py"):
+    module("main.py", base_path=_FIRMWARE)
+
+# A virtual board without its own board.py has the Pico's pins and mechanics.
+for _board in (os.environ.get("PUMP_BOARD", "pico"), "pico"):
+    if os.path.isfile("../%s/board.py" % _board):
+        module("board.py", base_path="../" + _board)
+        break

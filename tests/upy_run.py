@@ -1,0 +1,40 @@
+# Runs the shared core tests (tests/core/test_*.py) on MicroPython, without pytest.
+# Usage: micropython tests/upy_run.py [module ...]; prints "N passed, M failed".
+import os
+import sys
+
+HERE = __file__.rsplit("/", 1)[0] if "/" in __file__ else "."
+sys.path.insert(0, HERE + "/core")
+sys.path.insert(0, HERE + "/../firmware")
+
+
+def modules():
+    names = [
+        n[:-3] for n in os.listdir(HERE + "/core") if n.startswith("test_") and n.endswith(".py")
+    ]
+    names.sort()
+    return names
+
+
+def main(names):
+    passed = failed = 0
+    for name in names:
+        mod = __import__(name)
+        for attr in sorted(dir(mod)):
+            fn = getattr(mod, attr)
+            if not attr.startswith("test_") or not callable(fn):
+                continue
+            try:
+                fn()
+            except Exception as e:  # report every failure, keep going
+                failed += 1
+                print("FAIL %s.%s: %s %s" % (name, attr, type(e).__name__, e))
+                sys.print_exception(e)
+            else:
+                passed += 1
+                print("ok   %s.%s" % (name, attr))
+    print("%s: %d passed, %d failed" % (sys.implementation.name, passed, failed))
+    return failed
+
+
+sys.exit(1 if main(sys.argv[1:] or modules()) else 0)
