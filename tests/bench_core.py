@@ -25,4 +25,5 @@ for label, r in (
         p.executed(b[0], 0)
         steps += b[0]
     dt = time.ticks_diff(time.ticks_us(), t0)
-    print("core      %-32s %8.3f us per planned step on %s" % (label, dt / steps, sys.implementation.name))
+    impl = sys.implementation.name
+    print("core      %-32s %8.3f us per planned step on %s" % (label, dt / steps, impl))

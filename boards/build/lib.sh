@@ -8,6 +8,7 @@ SRC=$CACHE/src
 STAMPS=$CACHE/stamps
 MPY_TREE=$CACHE/micropython/tree
 JOBS=${JOBS:-2}
+cd "$REPO" || exit 1
 
 # The MicroPython tree sits inside our git checkout: without a ceiling, its version script would
 # describe *our* repository and the firmware would report our commit instead of v1.25.0.
@@ -21,13 +22,14 @@ die() {
     exit 1
 }
 
-# inputs_hash TEXT FILE...: hash of TEXT plus the names and contents of FILEs (relative to $REPO).
+# inputs_hash TEXT FILE...: hash of TEXT plus the names and contents of FILEs (paths relative
+# to $REPO, the scripts' working directory).
 inputs_hash() {
     local text=$1
     shift
     {
         printf '%s\n' "$text"
-        (cd "$REPO" && printf '%s\0' "$@" | xargs -0r sha256sum --)
+        printf '%s\0' "$@" | xargs -0r sha256sum --
     } | sha256sum | cut -c1-64
 }
 
@@ -37,13 +39,14 @@ stamp_write() {
     echo "$2" >"$STAMPS/$1"
 }
 
-# Serialise steps that share the MicroPython tree (make -j may run two of our scripts at once).
-with_lock() {
+# One build at a time: they share the MicroPython tree, and `make -j`, CI and other engineers'
+# make targets may start our scripts concurrently. Child scripts inherit the held lock.
+take_lock() {
+    [ -z "${PUMP_BUILD_LOCK_HELD:-}" ] || return 0
     mkdir -p "$CACHE"
-    (
-        flock 9
-        "$@"
-    ) 9>"$CACHE/.lock"
+    exec 9>"$CACHE/.lock"
+    flock 9
+    export PUMP_BUILD_LOCK_HELD=1
 }
 
 # prepare_tree: a private copy of the MicroPython source whose empty submodules point at the
@@ -71,9 +74,18 @@ prepare_tree() {
     stamp_write tree "$key"
 }
 
-# ensure_tree: sources fetched and verified, tree prepared; one script at a time.
-ensure_tree() { with_lock _ensure_tree; }
-_ensure_tree() {
+# use_build_dir DIR CONFIG: wipe DIR when it was made with another CONFIG (make flags, cmake -D
+# arguments): neither the unix Makefile nor an already-configured cmake dir notices such changes.
+use_build_dir() {
+    if [ "$(cat "$1/.pump-config" 2>/dev/null)" != "$2" ]; then
+        rm -rf "$1"
+        mkdir -p "$1"
+        echo "$2" >"$1/.pump-config"
+    fi
+}
+
+# ensure_tree: sources fetched and verified, tree prepared.
+ensure_tree() {
     "$BUILD_SCRIPTS/sources.sh"
     prepare_tree
 }

@@ -1,6 +1,7 @@
 # Frozen manifest for our rp2 images (run by MicroPython's makemanifest.py, cwd = this directory).
 # No require(): micropython-lib is not in the Debian source tarball.
 # PUMP_BOARD (set by rp2.sh) selects boards/<board>/board.py, frozen as module `board`.
+# ruff: noqa: F821 (freeze, include, package and module are provided by makemanifest.py)
 import os
 
 freeze("$(PORT_DIR)/modules")

@@ -68,6 +68,7 @@ unpack() {
     stamp_write "src-$name" "$key"
 }
 
+take_lock
 missing=0
 while read -r _ file; do
     [ -e "$DL/$file" ] || missing=1
@@ -83,4 +84,4 @@ unpack tinyusb tinyusb-source_0.18.0+dfsg-1_all.deb
 [ -e "$SRC/pico-sdk/README.md" ] || echo "pico-sdk 2.1.1 from Debian pico-sdk-source" \
     >"$SRC/pico-sdk/README.md"
 
-stamp_write sources "$(sha256sum "$PINS" "$0" | sha256sum | cut -c1-64)"
+stamp_write sources "$(cat "$PINS" "$BUILD_SCRIPTS/sources.sh" | sha256sum | cut -c1-64)"

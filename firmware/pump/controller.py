@@ -93,6 +93,17 @@ class Controller:
         self.state = STOPPED
         self.log.add(now, events.STOP, self.delivered)
 
+    def fault(self, now, alarm):
+        """Stop at once for a fault, whatever the plan says: no progress is carried, so it
+        cannot be refused."""
+        self._plan.start_segment(0, 1, self._seg_done, 0)
+        self._seg_done = 0
+        self._last_tick = now
+        self.state = STOPPED
+        self.alarms.append(alarm)
+        self.log.add(now, events.ALARM, len(self.alarms))
+        self.log.add(now, events.STOP, self.delivered)
+
     def next_batch(self, max_count=_BATCH_MAX):
         """Next (count, interval µs) list for the executor, or None when nothing to run.
         The returned list is reused: copy it before the next call."""

@@ -19,6 +19,9 @@ _BASE = const(0x1000000)
 _LIMB_MASK = const(0xFFFFFF)
 _HI_LIMIT = const(0x20000000)  # keeps hi-limb sums below 2**30
 US_PER_HOUR = const(3600000000)
+# A batch never spans more time than this, so an executor can add count * interval to a
+# tick counter with small ints.
+MAX_BATCH_SPAN_US = const(0x10000000)
 # Longest allowed gap between steps: far below the 2**30 tick period, and small enough that
 # an executor can hold any interval in one 32-bit word with room for a count.
 MAX_INTERVAL_US = const(0x10000000)
@@ -140,6 +143,9 @@ class StepPlanner:
         iv = self._advance()
         self.planned += 1
         n = 1
+        span = MAX_BATCH_SPAN_US // iv
+        if span < max_count:
+            max_count = span
         while n < max_count:
             nxt = self._advance()
             if nxt != iv:

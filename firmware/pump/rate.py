@@ -38,3 +38,14 @@ def ml_per_h_str(num, den):
     # Display only: 0.0001 mL/h (100 nL/h) units, rounded half up, integer maths.
     u = (num + den * 50) // (den * 100)
     return "%d.%04d" % (u // 10000, u % 10000)
+
+
+def parse_decimal(text):
+    """'0.136' -> (136, 1000) without floats: device floats are 32-bit."""
+    if not isinstance(text, str):
+        raise RateError("give the rate as a decimal string, e.g. '0.136'")
+    whole, _, frac = text.strip().partition(".")
+    if not (whole or frac) or not (whole + frac).isdigit():
+        raise RateError("not a decimal number: %r" % text)
+    den = 10 ** len(frac)
+    return int(whole or "0") * den + int(frac or "0"), den

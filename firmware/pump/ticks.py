@@ -1,16 +1,18 @@
 # Wrap-around tick arithmetic with MicroPython's semantics (period 2**30).
 # The core never subtracts raw ticks: on the board ticks_us wraps every ~17.9 min.
+# Written so no intermediate leaves the 31-bit small-int range of the rp2 (no allocation).
 from micropython import const
 
-PERIOD = const(0x40000000)
 _MASK = const(0x3FFFFFFF)
 _HALF = const(0x20000000)
+PERIOD = _MASK + 1  # for callers and tests; not used on the hot path
 
 
 def ticks_add(ticks, delta):
-    return (ticks + delta) & _MASK
+    return ((ticks - _MASK - 1) + (delta & _MASK)) & _MASK
 
 
 def ticks_diff(end, start):
-    # Signed difference in (-PERIOD/2, PERIOD/2], as time.ticks_diff.
-    return ((end - start + _HALF) & _MASK) - _HALF
+    # Signed difference in [-PERIOD/2, PERIOD/2), as time.ticks_diff.
+    d = (end - start) & _MASK
+    return d - _MASK - 1 if d >= _HALF else d

@@ -22,9 +22,35 @@ def drive_vol(syringe_id="bd-plastipak-10ml", lead_um=800, steps=200, micro=16):
     )
 
 
+class Oracle:
+    """Exact programmed volume: sum(rate * running time) kept as num/den nL."""
+
+    def __init__(self, vol):
+        self.vol = vol
+        self._n, self._d = 0, 1
+        self._rate = None
+        self._since = 0
+
+    def _integrate(self, t):
+        if self._rate:
+            rn, rd = self._rate
+            dt = t - self._since
+            self._n = self._n * rd * US_PER_HOUR + rn * dt * self._d
+            self._d = self._d * rd * US_PER_HOUR
+        self._since = t
+
+    def set(self, rate, t):
+        """From elapsed time t on, `rate` (nL/h fraction) is in force; None = halted."""
+        self._integrate(t)
+        self._rate = rate
+
+    def steps(self, t):
+        self._integrate(t)
+        return self._n * self.vol[1] // (self._d * self.vol[0])
+
+
 class Rig:
-    """A minimal executor on a wrapping tick clock, plus an exact integer oracle of the
-    programmed volume: sum(rate * running time) kept as num/den nL."""
+    """A minimal executor on a wrapping tick clock, checked against the Oracle."""
 
     def __init__(self, vol, capacity=1 << 40, start_tick=NEAR_WRAP):
         self.pump = ctl.Controller(vol, capacity)
@@ -35,21 +61,10 @@ class Rig:
         self._last = 0  # elapsed µs of the last step or segment start
         self._left = 0
         self._iv = 0
-        self._prog_n, self._prog_d = 0, 1
-        self._rate = None
-        self._since = 0
-
-    def _integrate(self):
-        if self._rate:
-            rn, rd = self._rate
-            dt = self.t - self._since
-            self._prog_n = self._prog_n * rd * US_PER_HOUR + rn * dt * self._prog_d
-            self._prog_d = self._prog_d * rd * US_PER_HOUR
-        self._since = self.t
+        self.oracle = Oracle(vol)
 
     def expected_steps(self):
-        self._integrate()
-        return self._prog_n * self.vol[1] // (self._prog_d * self.vol[0])
+        return self.oracle.steps(self.t)
 
     def run(self, dt):
         """Advance dt µs, executing every step due (in chunks shorter than half the tick
@@ -78,8 +93,7 @@ class Rig:
         self.t = t_end
 
     def _new_segment(self, rate):
-        self._integrate()
-        self._rate = rate
+        self.oracle.set(rate, self.t)
         self._last = self.t
         self._left = 0
 

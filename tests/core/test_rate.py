@@ -28,3 +28,13 @@ def test_out_of_range_and_bad_input_are_refused():
 def test_display_rounds_to_four_decimals():
     assert rate.ml_per_h_str(136000, 1) == "0.1360"
     assert rate.ml_per_h_str(*rate.from_dose(1633, 300)) == "0.2268"
+
+
+def test_parse_decimal_without_floats():
+    assert rate.parse_decimal("0.136") == (136, 1000)
+    assert rate.parse_decimal("5") == (5, 1)
+    assert rate.parse_decimal(" 12.50 ") == (1250, 100)
+    assert rate.parse_decimal(".5") == (5, 10)
+    for bad in ("", ".", "1.2.3", "-1", "1e3", "abc"):
+        raises(rate.RateError, rate.parse_decimal, bad)
+    raises(rate.RateError, rate.parse_decimal, 0.136)

@@ -1,0 +1,82 @@
+# A small, honest stand-in for the PIO stepper: it executes queued batches on a simulated
+# clock with the same accounting as the real driver (a batch counts when its last step is
+# out; a halt adds the steps of the interrupted batch).
+from pump.ticks import ticks_add
+
+_RING = 64
+
+
+class FakeStepper:
+    def __init__(self, clock):
+        self.clock = clock  # a SimClock
+        self.batches = []  # [count, interval] waiting or executing
+        self.steps_done = 0
+        self.last_tick = 0
+        self.pulses = 0  # what a logic analyser on STEP would count
+        self.enabled = False
+        self.running = False
+        self.starved = False
+        self._t = 0  # elapsed µs of the current batch's progress anchor
+        self._in_batch = 0  # steps of the head batch already issued
+
+    def room(self):
+        return _RING - len(self.batches)
+
+    def queue(self, count, interval):
+        if self.room() <= 0:
+            raise AssertionError("ring overflow")
+        self.batches.append([count, interval])
+
+    def feed(self):
+        pass
+
+    def start(self, anchor):
+        self.enabled = True
+        self.running = True
+        self.starved = False
+        self.last_tick = anchor
+        self._t = self.clock.elapsed
+        self._in_batch = 0
+
+    def _run(self, until):
+        # Issue every step due by `until` (elapsed µs).
+        while self.running and self.batches:
+            count, iv = self.batches[0]
+            due = (until - self._t) // iv
+            n = min(count - self._in_batch, due)
+            self._t += n * iv
+            self._in_batch += n
+            self.pulses += n
+            if self._in_batch < count:
+                return
+            self.batches.pop(0)
+            self._in_batch = 0
+            self.steps_done += count
+            self.last_tick = ticks_add(self.last_tick, count * iv)
+            if not self.batches:
+                self.starved = True
+
+    def advance(self, dt):
+        self._run(self.clock.elapsed + dt)
+        self.clock.elapsed += dt
+
+    def halt(self, keep_enabled=False):
+        self._run(self.clock.elapsed)
+        if self._in_batch:
+            iv = self.batches[0][1]
+            self.steps_done += self._in_batch
+            self.last_tick = ticks_add(self.last_tick, self._in_batch * iv)
+        self.batches = []
+        self._in_batch = 0
+        self.running = False
+        self.enabled = keep_enabled
+        return self.clock.ticks()
+
+
+class SimClock:
+    def __init__(self, start_tick):
+        self.start = start_tick
+        self.elapsed = 0
+
+    def ticks(self):
+        return ticks_add(self.start, self.elapsed % (1 << 30))
