@@ -16,7 +16,7 @@ def modules():
     return names
 
 
-def main(names):
+def run(names):
     passed = failed = 0
     for name in names:
         mod = __import__(name)
@@ -37,4 +37,5 @@ def main(names):
     return failed
 
 
-sys.exit(1 if main(sys.argv[1:] or modules()) else 0)
+if __name__ == "__main__":
+    sys.exit(1 if run(sys.argv[1:] or modules()) else 0)

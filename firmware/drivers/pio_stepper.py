@@ -127,9 +127,9 @@ class PIOStepper:
         finally:
             enable_irq(state)
 
-    def start(self, anchor):
-        """Start a segment with whatever is queued. `anchor` is the plan's time zero (the
-        tick the core was given); the SM starts a few us later, a constant offset."""
+    def start(self):
+        """Start a segment with whatever is queued. Returns the tick the state machine
+        started at: the plan's time zero."""
         self._dir.value(self._fwd)
         self.enable(True)
         sm = self._sm
@@ -137,9 +137,10 @@ class PIOStepper:
         sm.irq(self._on_batch_cb, hard=True)
         self._feed()
         self.starved = False
-        self.last_tick = anchor
+        self.last_tick = time.ticks_us()
         sm.active(1)
         self.running = True
+        return self.last_tick
 
     def halt(self, keep_enabled=False):
         """Stop at once and account for the steps of the interrupted batch. Returns the
@@ -153,6 +154,8 @@ class PIOStepper:
         sm.exec("mov(isr, y)")
         sm.exec("push(noblock)")
         y = sm.get()
+        while sm.tx_fifo():  # drop unexecuted batches here, not via init's FIFO clear
+            sm.exec("pull(noblock)")
         state = disable_irq()
         try:
             if self._done < self._head:

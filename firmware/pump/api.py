@@ -41,7 +41,7 @@ class Pump:
         self._ctl = ctl.Controller(vol, mechanics.steps_for_nl(fill_nl, vol))
         self.syringe = syr
         self.fill_nl = fill_nl
-        self._reported = 0
+        self._reported = self._stepper.steps_done  # the driver's count runs on across loads
 
     def rate(self, ml_per_h):
         """Set the rate in mL/h, given as a decimal string: pump.rate('0.136')."""
@@ -97,7 +97,7 @@ class Pump:
 
     def _go(self, now):
         self._fill()
-        self._stepper.start(now)
+        self._ctl.anchor(self._stepper.start())
 
     def _halt(self, keep_enabled=False):
         now = self._stepper.halt(keep_enabled)

@@ -93,6 +93,13 @@ class Controller:
         self.state = STOPPED
         self.log.add(now, events.STOP, self.delivered)
 
+    def anchor(self, tick):
+        """The executor started the segment at `tick`, after the command: the plan's time
+        zero moves there (nothing ran in between, so nothing is lost)."""
+        if self._seg_done or ticks_diff(tick, self._last_tick) < 0:
+            raise TransitionError("anchor after steps or before the command")
+        self._last_tick = tick
+
     def fault(self, now, alarm):
         """Stop at once for a fault, whatever the plan says: no progress is carried, so it
         cannot be refused."""

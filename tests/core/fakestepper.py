@@ -7,6 +7,8 @@ _RING = 64
 
 
 class FakeStepper:
+    START_LATENCY_US = 1500  # the rp2 fills the step ring before the state machine runs
+
     def __init__(self, clock):
         self.clock = clock  # a SimClock
         self.batches = []  # [count, interval] waiting or executing
@@ -30,13 +32,16 @@ class FakeStepper:
     def feed(self):
         pass
 
-    def start(self, anchor):
+    def start(self):
+        # Like the PIO, it starts a little after the command: the plan's zero is its start.
+        self.clock.elapsed += self.START_LATENCY_US
         self.enabled = True
         self.running = True
         self.starved = False
-        self.last_tick = anchor
+        self.last_tick = self.clock.ticks()
         self._t = self.clock.elapsed
         self._in_batch = 0
+        return self.last_tick
 
     def _run(self, until):
         # Issue every step due by `until` (elapsed µs).

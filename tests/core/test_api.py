@@ -53,6 +53,7 @@ def test_pause_resume_and_titration_lose_nothing():
     oracle.set(rates.from_ml_per_h(5), clock.elapsed)
     _run(p, st, 30)
     st.advance(777)
+    oracle.set(None, clock.elapsed)  # the change halts the motor until the PIO restarts
     p.dose(2167, 500)
     oracle.set(rates.from_dose(2167, 500), clock.elapsed)
     _run(p, st, 600)
@@ -97,3 +98,20 @@ def test_a_starved_step_ring_stops_with_an_alarm():
     s = p.status()
     assert s["state"] == "stopped" and api.ALARM_UNDERRUN in s["alarms"]
     assert not st.running
+
+
+def test_a_second_syringe_starts_from_zero():
+    p, st, clock = _pump()
+    p.rate("5")
+    p.start()
+    _run(p, st, 30)
+    p.stop()
+    first = st.pulses
+    p.load("bd-plastipak-20ml", "15")
+    p.rate("5")
+    p.start()
+    _run(p, st, 30)
+    p.stop()
+    s = p.status()
+    assert s["state"] == "stopped" and s["syringe"] == "bd-plastipak-20ml"
+    assert s["steps"] == st.pulses - first > 0

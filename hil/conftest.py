@@ -1,0 +1,123 @@
+"""HIL suite: the same tests against the virtual Pico (default) or a real board.
+
+pytest hil                                   # virtual: our vpico image on rp2040js
+pytest hil --target serial --port /dev/ttyACM0 --board pico
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+
+import pytest
+from dut import DUT
+from rig import VirtualRig
+
+from pumphost import boards
+from pumphost.paths import CACHE
+from pumphost.vboard import VBoardError, VirtualBoard
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    g = parser.getgroup("hil")
+    g.addoption("--target", choices=("virtual", "serial"), default="virtual")
+    g.addoption("--port", default=None, help="serial device or socket:// URL of a real board")
+    g.addoption("--board", default=None, help="board definition (default: vpico / pico)")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "rig(*caps): needs rig capabilities (pins, time, power); skipped without"
+    )
+
+
+@pytest.fixture(scope="session")
+def target(request: pytest.FixtureRequest) -> str:
+    return str(request.config.getoption("--target"))
+
+
+@pytest.fixture(scope="session")
+def board_def(request: pytest.FixtureRequest, target: str) -> boards.Board:
+    name = request.config.getoption("--board") or ("vpico" if target == "virtual" else "pico")
+    return boards.load(name)
+
+
+@pytest.fixture(scope="session")
+def vboard(target: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[VirtualBoard | None]:
+    if target != "virtual":
+        yield None
+        return
+    image = CACHE / "images" / "vpico" / "firmware.bin"
+    if not image.exists():
+        pytest.fail(f"no virtual board image at {image}: run `make firmware BOARD=vpico`")
+    flash = tmp_path_factory.mktemp("vboard") / "flash.bin"
+    vb = VirtualBoard(image, flash=flash, fresh=True, port=0)
+    try:
+        vb.start()
+    except VBoardError as e:
+        pytest.fail(f"virtual board did not start: {e}")
+    vb.run_ns(1_000_000_000)  # boot, main.py, REPL
+    yield vb
+    vb.close()
+
+
+@pytest.fixture(scope="session")
+def dut(request: pytest.FixtureRequest, target: str, vboard: VirtualBoard | None) -> DUT:
+    if target == "virtual":
+        assert vboard is not None
+        return DUT(vboard.url)
+    port = request.config.getoption("--port") or "/dev/ttyACM0"
+    if not port.startswith("socket://") and not os.path.exists(port):
+        pytest.skip(
+            f"SKIPPED LOUDLY: no serial board at {port} on this machine; "
+            "plug a Pico in and pass --port, or use --target virtual"
+        )
+    return DUT(port)
+
+
+@pytest.fixture(scope="session")
+def rig(vboard: VirtualBoard | None, board_def: boards.Board) -> VirtualRig | None:
+    return VirtualRig(vboard, board_def.pins) if vboard is not None else None
+
+
+@pytest.fixture(autouse=True)
+def _rig_capabilities(request: pytest.FixtureRequest) -> None:
+    for mark in request.node.iter_markers("rig"):
+        rig = request.getfixturevalue("rig")
+        have = rig.capabilities if rig is not None else frozenset()
+        missing = [c for c in mark.args if c not in have]
+        if missing:
+            pytest.skip(
+                f"SKIPPED LOUDLY: this rig cannot provide {', '.join(missing)} "
+                "(the serial target has no logic analyser or power relay wired in)"
+            )
+
+
+@pytest.fixture
+def pump(dut: DUT) -> DUT:
+    """The board with a fresh, idle pump and a full 10 mL syringe loaded."""
+    dut.exec(
+        "if pump.status()['state'] in ('running', 'paused'):\n    pump.stop()\n"
+        "pump.load('bd-plastipak-10ml', '10')"
+    )
+    return dut
+
+
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    return [f"hil target: {config.getoption('--target')}"]
+
+
+_FIGURES: list[str] = []
+
+
+@pytest.fixture(scope="session")
+def report() -> list[str]:
+    """Figures a test measured; printed at the end of the run."""
+    return _FIGURES
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    if _FIGURES:
+        terminalreporter.section("HIL figures")
+        for line in _FIGURES:
+            terminalreporter.write_line(line)

@@ -1,0 +1,370 @@
+"""Virtual Pico: our rp2 image on rp2040js through the node bridge in host_tools/vboard.
+
+The REPL is a TCP port (`mpremote connect socket://127.0.0.1:2217 ...`); the control channel
+on the next port speaks newline-delimited JSON. Simulated time advances only during `run_ns`
+and `power_cut` (full speed) and while a REPL client is connected (paced to wall time), so a
+test that counts pulses between two control calls gets the same answer every time.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections import deque
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import click
+
+from pumphost.paths import CACHE, REPO
+
+VBOARD_DIR = REPO / "host_tools" / "vboard"
+BRIDGE = VBOARD_DIR / "bridge.mjs"
+DEFAULT_IMAGE = CACHE / "images" / "vpico" / "firmware.bin"
+DEFAULT_BOOTROM = CACHE / "bootrom" / "bootrom.bin"
+DEFAULT_FLASH = CACHE / "vboard" / "flash.bin"
+RUN_DIR = CACHE / "vboard"
+DEFAULT_PORT = 2217
+_READY = "vboard: ready "
+
+
+class VBoardError(Exception):
+    """The bridge could not start, died, or refused a request."""
+
+
+def _free_port_pair(host: str) -> int:
+    """A port p such that p and p + 1 were free a moment ago (for tests run side by side)."""
+    for _ in range(50):
+        with socket.socket() as s:
+            s.bind((host, 0))
+            port = s.getsockname()[1]
+        if port >= 65535:
+            continue
+        with socket.socket() as s:
+            try:
+                s.bind((host, port + 1))
+            except OSError:
+                continue
+        return port
+    raise VBoardError("no free pair of TCP ports")
+
+
+def ensure_bridge_deps() -> str:
+    """Path of node; installs the pinned rp2040js (npm ci) if node_modules is missing."""
+    node = shutil.which("node")
+    if node is None:
+        raise VBoardError("node not found: the virtual board needs Node.js 20 on PATH")
+    if not (VBOARD_DIR / "node_modules" / "rp2040js" / "package.json").exists():
+        npm = shutil.which("npm")
+        if npm is None:
+            raise VBoardError("npm not found: needed once to install rp2040js (npm ci)")
+        res = subprocess.run(
+            [npm, "ci", "--no-audit", "--no-fund"], cwd=VBOARD_DIR, capture_output=True, text=True
+        )
+        if res.returncode != 0:
+            last = (res.stderr.strip().splitlines() or ["npm ci failed"])[-1]
+            raise VBoardError(f"npm ci in {VBOARD_DIR} failed: {last}")
+    return node
+
+
+class VirtualBoard:
+    """A running virtual Pico; use as a context manager, or call start() and close()."""
+
+    def __init__(
+        self,
+        image: Path | None = DEFAULT_IMAGE,
+        *,
+        flash: Path | None = None,
+        fresh: bool = False,
+        port: int = DEFAULT_PORT,
+        control_port: int | None = None,
+        bootrom: Path = DEFAULT_BOOTROM,
+        host: str = "127.0.0.1",
+        extra_args: tuple[str, ...] = (),
+        echo_output: bool = False,
+        start_timeout: float = 30.0,
+    ) -> None:
+        """port=0 picks a free pair of ports (REPL, control)."""
+        self.image = image
+        self.flash = flash
+        self.fresh = fresh
+        self.host = host
+        self.port = port
+        self.control_port = control_port
+        self.bootrom = bootrom
+        self.extra_args = extra_args
+        self.echo_output = echo_output
+        self.start_timeout = start_timeout
+        self.output: deque[str] = deque(maxlen=200)
+        self._proc: subprocess.Popen[str] | None = None
+        self._ready = threading.Event()
+        self._ctl: socket.socket | None = None
+        self._ctl_file: Any = None
+        self._lock = threading.Lock()
+
+    @property
+    def url(self) -> str:
+        """What mpremote connects to."""
+        return f"socket://{self.host}:{self.port}"
+
+    # ---- process ----
+
+    def start(self) -> VirtualBoard:
+        node = ensure_bridge_deps()
+        if self.port == 0:
+            self.port = _free_port_pair(self.host)
+        if self.control_port is None:
+            self.control_port = self.port + 1
+        cmd = [node, str(BRIDGE), "--bootrom", str(self.bootrom), "--host", self.host]
+        cmd += ["--port", str(self.port), "--control-port", str(self.control_port)]
+        if self.image is not None:
+            cmd += ["--image", str(self.image)]
+        if self.flash is not None:
+            cmd += ["--flash", str(self.flash)]
+        if self.fresh:
+            cmd.append("--fresh")
+        cmd += list(self.extra_args)
+        self._proc = subprocess.Popen(
+            cmd,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            start_new_session=True,  # Ctrl-C in a terminal reaches us, and we stop the bridge
+        )
+        threading.Thread(target=self._read_output, daemon=True).start()
+        deadline = time.monotonic() + self.start_timeout
+        while not self._ready.wait(0.05):
+            if self._proc.poll() is not None or time.monotonic() > deadline:
+                self._proc.kill()
+                self._proc.wait()
+                raise VBoardError(self._last_error() or "the bridge did not start in time")
+        self._ctl = socket.create_connection((self.host, self.control_port), timeout=30)
+        self._ctl_file = self._ctl.makefile("rwb")
+        return self
+
+    def _read_output(self) -> None:
+        assert self._proc is not None and self._proc.stdout is not None
+        for line in self._proc.stdout:
+            line = line.rstrip("\n")
+            self.output.append(line)
+            if line.startswith(_READY):
+                self._ready.set()
+            elif self.echo_output and self._ready.is_set():  # start errors are raised instead
+                print(line, file=sys.stderr, flush=True)
+
+    def _last_error(self) -> str:
+        for line in reversed(self.output):
+            if line.startswith("vboard: error: "):
+                return line.removeprefix("vboard: error: ")
+        return self.output[-1] if self.output else ""
+
+    @property
+    def alive(self) -> bool:
+        return self._proc is not None and self._proc.poll() is None
+
+    def wait(self, timeout: float | None = None) -> int | None:
+        """Waits for the bridge to end; its exit status, or None on timeout."""
+        assert self._proc is not None
+        try:
+            return self._proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            return None
+
+    def close(self) -> None:
+        """Stops the bridge (it saves its --flash file) and waits for it."""
+        if self._proc is None:
+            return
+        if self.alive and self._ctl_file is not None:
+            try:
+                self.request("quit")
+            except (OSError, VBoardError):
+                pass
+        if self.wait(10) is None:
+            self._proc.terminate()
+            if self.wait(5) is None:
+                self._proc.kill()
+                self._proc.wait()
+        if self._ctl is not None:
+            self._ctl_file.close()
+            self._ctl.close()
+            self._ctl = None
+            self._ctl_file = None
+
+    def __enter__(self) -> VirtualBoard:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    # ---- control channel ----
+
+    def request(self, cmd: str, **args: Any) -> dict[str, Any]:
+        """Sends one request and returns its reply; raises VBoardError on {"ok": false}."""
+        if self._ctl_file is None:
+            raise VBoardError("the virtual board is not running")
+        line = json.dumps({"cmd": cmd, **args}).encode() + b"\n"
+        with self._lock:
+            self._ctl_file.write(line)
+            self._ctl_file.flush()
+            reply = self._ctl_file.readline()
+        if not reply:
+            raise VBoardError(f"the bridge closed the control channel ({self._last_error()})")
+        data: dict[str, Any] = json.loads(reply)
+        if not data.get("ok"):
+            raise VBoardError(f"{cmd}: {data.get('error')}")
+        return data
+
+    def now_ns(self) -> int:
+        return int(self.request("time")["time_ns"])
+
+    def run_ns(self, ns: int) -> int:
+        """Runs simulated time forward by ns; returns the simulated time reached."""
+        return int(self.request("run", ns=int(ns))["time_ns"])
+
+    def count(self, pin: int) -> int:
+        """Rising edges on pin since reset or clear()."""
+        return int(self.request("count", pin=pin)["count"])
+
+    def edges(
+        self, pin: int, since_ns: int = 0, until_ns: int | None = None
+    ) -> tuple[list[int], list[int]]:
+        """(rising, falling) edge times in simulated ns, since_ns <= t < until_ns."""
+        args: dict[str, Any] = {"pin": pin, "since_ns": int(since_ns)}
+        if until_ns is not None:
+            args["until_ns"] = int(until_ns)
+        data = self.request("edges", **args)
+        return data["rising"], data["falling"]
+
+    def clear(self, pin: int | None = None) -> None:
+        self.request("clear", **({} if pin is None else {"pin": pin}))
+
+    def pins(self) -> list[dict[str, Any]]:
+        """Per pin: dir ("in"/"out"), level (0/1), func (GPIO function number), pull."""
+        pins: list[dict[str, Any]] = self.request("pins")["pins"]
+        return pins
+
+    def set_input(self, pin: int, value: int, at_ns: int | None = None) -> None:
+        """Drives an input pin from outside, now or at a simulated time."""
+        extra = {} if at_ns is None else {"at_ns": int(at_ns)}
+        self.request("set_input", pin=pin, value=int(bool(value)), **extra)
+
+    def set_adc(self, channel: int, raw: int, at_ns: int | None = None) -> None:
+        """Sets what ADC channel 0..4 converts to (12-bit raw)."""
+        extra = {} if at_ns is None else {"at_ns": int(at_ns)}
+        self.request("set_adc", channel=channel, raw=int(raw), **extra)
+
+    def reset(self) -> None:
+        self.request("reset")
+
+    def power_cut(self, at_ns: int | None = None) -> int:
+        """Cuts power at a simulated time (default now) and reboots; returns the cut time."""
+        extra = {} if at_ns is None else {"at_ns": int(at_ns)}
+        return int(self.request("power_cut", **extra)["time_ns"])
+
+    def save_flash(self, path: Path | None = None) -> Path:
+        data = self.request("save_flash", **({} if path is None else {"path": str(path)}))
+        return Path(data["path"])
+
+
+# ---- pumpctl vboard ----
+
+
+def _fail(msg: str) -> None:
+    click.echo(f"vboard: {msg}", err=True)
+    sys.exit(2)
+
+
+def _pid_file(port: int) -> Path:
+    return RUN_DIR / f"vboard-{port}.pid"
+
+
+@click.group()
+def vboard() -> None:
+    """Virtual Pico (rp2040js): the firmware image with its REPL on a TCP port."""
+
+
+@vboard.command()
+@click.option("--fresh", is_flag=True, help="Start from erased flash with the image written in.")
+@click.option("--port", type=int, default=DEFAULT_PORT, show_default=True, help="REPL TCP port.")
+@click.option(
+    "--image",
+    type=click.Path(path_type=Path),
+    default=DEFAULT_IMAGE,
+    show_default=True,
+    help="Firmware .bin (written at 0x10000000).",
+)
+@click.option(
+    "--flash",
+    type=click.Path(path_type=Path),
+    default=DEFAULT_FLASH,
+    show_default=True,
+    help="Saved 2 MB flash, loaded at start and saved at stop.",
+)
+def start(fresh: bool, port: int, image: Path, flash: Path) -> None:
+    """Run a virtual board in the foreground until Ctrl-C (or `vboard stop`)."""
+    if not image.exists():
+        _fail(f"firmware image not found: {image}")
+    pid_file = _pid_file(port)
+    flash.parent.mkdir(parents=True, exist_ok=True)
+    board = VirtualBoard(image, flash=flash, fresh=fresh, port=port, echo_output=True)
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):  # Ctrl-C, or `vboard stop`
+        signal.signal(sig, lambda *_: stop.set())
+    try:
+        board.start()
+    except VBoardError as err:
+        _fail(str(err))
+    try:
+        RUN_DIR.mkdir(parents=True, exist_ok=True)
+        pid_file.write_text(f"{os.getpid()}\n")
+        click.echo(board.url)
+        click.echo(
+            f"control: {board.host}:{board.control_port}, flash: {flash}; Ctrl-C stops",
+            err=True,
+        )
+        while not stop.wait(0.2):
+            if not board.alive:
+                _fail(f"the bridge stopped: {board._last_error()}")
+    finally:
+        board.close()
+        pid_file.unlink(missing_ok=True)
+
+
+@vboard.command()
+@click.option("--port", type=int, default=DEFAULT_PORT, show_default=True)
+def stop(port: int) -> None:
+    """Stop the virtual board started with `vboard start` on that port."""
+    pid_file = _pid_file(port)
+    try:
+        pid = int(pid_file.read_text().strip())
+    except (OSError, ValueError):
+        _fail(f"no virtual board running on port {port} (no pid file {pid_file})")
+        return
+    try:
+        os.kill(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        pid_file.unlink(missing_ok=True)
+        _fail(f"no virtual board running on port {port} (stale pid file removed)")
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            click.echo(f"stopped the virtual board on port {port}")
+            return
+        time.sleep(0.1)
+    _fail(f"process {pid} did not stop within 15 s")

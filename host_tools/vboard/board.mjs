@@ -1,0 +1,438 @@
+// One virtual Pico: an rp2040js chip (replaced by a fresh one on every reset), our own
+// execute loop on the simulated clock, and the host-side state that outlives resets
+// (flash, input levels, ADC values, edge logs, the host timeline).
+//
+// Time model. Host time (ns) = time of all earlier chips + the current chip's clock. The
+// simulation advances only while something needs it:
+//   - a control `run` / `power_cut` is pending: full speed, an idle core jumps ahead;
+//   - a REPL client is connected (or --free-run): paced, simulated time never runs ahead
+//     of wall time, so time.sleep(1) lasts a second as on a board and idling costs no CPU.
+// Otherwise it is halted, so a HIL test sees exactly the simulated time it asks for.
+import { RP2040 } from 'rp2040js';
+import { PinLog } from './edges.mjs';
+import { FLASH_SIZE, flashOp, saveFlash } from './flash.mjs';
+import { fixUart, guardXipWrites, uartReceiving } from './patches.mjs';
+import { PioClock } from './pio-clock.mjs';
+
+export const NUM_PINS = 30;
+const WATCHDOG = 0x40058; // key of the watchdog in chip.peripherals
+const MAX_LAG_NS = 50e6; // paced: how far simulated time may catch up at once after lagging
+const SLICE_MS = 20; // wall time per event-loop turn
+
+class ByteQueue {
+  constructor() {
+    this.buf = new Uint8Array(4096);
+    this.head = 0;
+    this.tail = 0;
+  }
+
+  get length() {
+    return this.tail - this.head;
+  }
+
+  push(bytes) {
+    if (this.tail + bytes.length > this.buf.length) {
+      const live = this.buf.subarray(this.head, this.tail);
+      const size = Math.max(this.buf.length, (live.length + bytes.length) * 2);
+      const next = new Uint8Array(size);
+      next.set(live);
+      this.buf = next;
+      this.tail -= this.head;
+      this.head = 0;
+    }
+    this.buf.set(bytes, this.tail);
+    this.tail += bytes.length;
+  }
+
+  shift() {
+    return this.buf[this.head++];
+  }
+}
+
+export class Board {
+  constructor({ rom, flash, logger, timing, uartIndex = 0, freeRun = false, pace = 'realtime' }) {
+    this.rom = rom;
+    this.logger = logger;
+    this.timing = timing;
+    this.uartIndex = uartIndex;
+    this.freeRun = freeRun;
+    this.pace = pace;
+    this.epochNs = 0;
+    this.hostAlarms = new Set();
+    this.runners = 0;
+    this.replClients = 0;
+    this.draining = false;
+    this.rx = new ByteQueue();
+    this.out = [];
+    this.onOutput = () => {};
+    this.inputs = new Map(); // pin -> level driven by the host
+    this.adcRaw = new Map(); // channel -> raw 12-bit value set by the host
+    this.level = new Array(NUM_PINS).fill(false);
+    this.logs = Array.from({ length: NUM_PINS }, () => new PinLog());
+    this.pending = null; // flash operation in progress: { op, alarm }
+    this.frozen = false; // the core waits for the flash chip
+    this.rebootPending = null;
+    this.resets = 0;
+    this.flashStats = { erases: 0, programs: 0, busy_ns: 0 };
+    this.wakeTimer = null;
+    this.scheduled = false;
+    this.chip = this.makeChip(flash);
+    this.updateGo();
+    this.reanchor();
+  }
+
+  makeChip(flash) {
+    const chip = new RP2040(); // brings its own clock, starting at 0 like a powered-up timer
+    chip.logger = this.logger;
+    chip.bootrom.set(this.rom);
+    chip.flash.set(flash.subarray(0, FLASH_SIZE));
+    chip.core.reset();
+    this.chip = chip;
+    this.cycleNs = 1e9 / chip.clkSys;
+    this.pioClock = new PioClock(chip, this.cycleNs);
+    chip.addClockListener((hz) => {
+      this.cycleNs = 1e9 / hz;
+      this.pioClock.cycleNs = this.cycleNs;
+    });
+    for (const uart of chip.uart) {
+      fixUart(uart, uart === chip.uart[this.uartIndex] ? () => this.feedUart() : () => {});
+    }
+    this.uart = chip.uart[this.uartIndex];
+    this.uart.onByte = (b) => this.out.push(b);
+    chip.onBreak = (code) => this.onBreak(code);
+    chip.peripherals[WATCHDOG].onWatchdogTrigger = () => this.requestReboot('watchdog');
+    guardXipWrites(chip, this.logger);
+    for (let pin = 0; pin < NUM_PINS; pin++) {
+      chip.gpio[pin].addListener(() => this.syncPin(pin));
+      this.syncPin(pin);
+    }
+    for (const [channel, raw] of this.adcRaw) {
+      chip.adc.channelValues[channel] = raw;
+    }
+    for (const h of this.hostAlarms) {
+      this.linkHost(h);
+    }
+    return chip;
+  }
+
+  // ---- host timeline and alarms ----
+
+  now() {
+    return this.epochNs + this.chip.clock.nanos;
+  }
+
+  /** Runs fn when host time reaches absNs: a clock alarm, carried over to the next chip on reset. */
+  at(absNs, fn) {
+    const h = { abs: absNs, fn, alarm: null };
+    this.hostAlarms.add(h);
+    this.linkHost(h);
+    return h;
+  }
+
+  linkHost(h) {
+    const { clock } = this.chip;
+    h.alarm = clock.createAlarm(() => {
+      this.hostAlarms.delete(h);
+      h.fn(h.abs);
+    });
+    h.alarm.schedule(Math.max(0, h.abs - this.epochNs - clock.nanos));
+  }
+
+  // ---- when to run ----
+
+  updateGo() {
+    this.go = this.runners > 0 || this.replClients > 0 || this.freeRun || this.draining;
+    this.paced = this.pace === 'realtime' && this.runners === 0;
+  }
+
+  reanchor() {
+    this.anchorWall = performance.now();
+    this.anchorHost = this.now();
+  }
+
+  /** Host time up to which a paced simulation may go now. */
+  allowedHost() {
+    return this.anchorHost + (performance.now() - this.anchorWall) * 1e6;
+  }
+
+  /** After a busy slice: a simulation that lags wall time does not race ahead to catch up. */
+  forgiveLag() {
+    if (this.allowedHost() - this.now() > MAX_LAG_NS) {
+      this.anchorWall = performance.now();
+      this.anchorHost = this.now() + MAX_LAG_NS;
+    }
+  }
+
+  setReplClients(n) {
+    this.replClients = n;
+    this.draining = this.rx.length > 0; // what a client sent still reaches the firmware
+    this.changed();
+  }
+
+  changed() {
+    const wasPaced = this.go && this.paced;
+    this.updateGo();
+    if (this.paced && !wasPaced) {
+      this.reanchor();
+    }
+    this.wake();
+  }
+
+  /** Something happened that may let the simulation progress: run a slice soon. */
+  wake() {
+    if (this.wakeTimer) {
+      clearTimeout(this.wakeTimer);
+      this.wakeTimer = null;
+    }
+    if (this.go && !this.scheduled) {
+      this.scheduled = true;
+      setImmediate(() => this.slice());
+    }
+  }
+
+  /** Runs for up to SLICE_MS of wall time, then yields to the event loop. */
+  slice() {
+    this.scheduled = false;
+    if (!this.go) {
+      return;
+    }
+    const wallEnd = performance.now() + SLICE_MS;
+    let result;
+    for (;;) {
+      if (this.rebootPending) {
+        this.reboot();
+      }
+      if (!this.go) {
+        result = 'halt';
+        break;
+      }
+      result = this.spin(wallEnd);
+      if (result !== 'reboot') {
+        break;
+      }
+    }
+    this.flushOutput();
+    if (result === 'slice') {
+      if (this.paced) {
+        this.forgiveLag();
+      }
+      this.wake();
+    } else if (typeof result === 'number' && this.go) {
+      this.wakeTimer = setTimeout(() => this.wake(), Math.max(1, Math.min(result, 1000)));
+    }
+    // 'idle' (nothing scheduled) and 'halt' wait for wake()
+  }
+
+  /**
+   * The execute loop: one core instruction at a time, the clock ticked by its cycles, PIO
+   * steps in time order; a waiting core jumps to the earlier of the next alarm and the
+   * next PIO instruction. Returns 'slice', 'halt', 'reboot', 'idle' or milliseconds to sleep.
+   */
+  spin(wallEnd) {
+    const { chip, pioClock: pio } = this;
+    const { core, clock } = chip;
+    for (let n = 1; ; n++) {
+      if (this.frozen || core.waiting) {
+        if (this.rx.length) {
+          this.feedUart();
+          if (!core.waiting && !this.frozen) {
+            continue;
+          }
+        }
+        const alarm = clock.nextAlarm ? clock.nextAlarm.nanos : Infinity;
+        const target = Math.min(alarm, pio.nextNs);
+        if (this.paced) {
+          const allowed = this.allowedHost() - this.epochNs;
+          if (target > allowed) {
+            if (allowed > clock.nanos) {
+              this.advanceTo(allowed);
+            }
+            return target === Infinity ? 'idle' : (target - allowed) / 1e6;
+          }
+        }
+        if (target === Infinity) {
+          return 'idle';
+        }
+        this.advanceTo(target);
+      } else {
+        const t = clock.nanos + core.executeInstruction() * this.cycleNs;
+        if (pio.nextNs <= t) {
+          pio.runUntil(t, clock, () => !this.go || this.rebootPending);
+        }
+        clock.tick(t - clock.nanos);
+        if (pio.parked.length) {
+          pio.scanParked(clock.nanos);
+        }
+      }
+      if (this.rebootPending) {
+        return 'reboot';
+      }
+      if (!this.go) {
+        return 'halt';
+      }
+      if ((n & 1023) === 0 && performance.now() > wallEnd) {
+        return 'slice';
+      }
+    }
+  }
+
+  advanceTo(t) {
+    const { clock } = this.chip;
+    if (this.pioClock.nextNs <= t) {
+      this.pioClock.runUntil(t, clock, () => !this.go || this.rebootPending);
+    }
+    if (!this.rebootPending) {
+      clock.tick(Math.max(0, t - clock.nanos)); // tick(0) still fires alarms due now
+    }
+  }
+
+  // ---- UART ----
+
+  input(bytes) {
+    this.rx.push(bytes);
+    this.feedUart();
+    this.wake();
+  }
+
+  /** Moves host bytes into the 32-byte RX FIFO while it has room. */
+  feedUart() {
+    const { uart, rx } = this;
+    while (rx.length && uart.rxFIFO.itemCount < uart.rxFIFO.size && uartReceiving(uart)) {
+      uart.feedByte(rx.shift());
+    }
+    if (this.draining && !rx.length) {
+      this.draining = false;
+      this.updateGo();
+    }
+  }
+
+  flushOutput() {
+    if (this.out.length) {
+      const data = Buffer.from(this.out);
+      this.out = [];
+      this.onOutput(data);
+    }
+  }
+
+  // ---- flash traps and resets ----
+
+  onBreak(code) {
+    if (code === 0x10 || code === 0x11) {
+      const op = flashOp(this.chip, code, this.timing);
+      this.flashStats[code === 0x10 ? 'erases' : 'programs']++;
+      this.flashStats.busy_ns += op.ns;
+      if (op.ns <= 0) {
+        op.apply();
+        return;
+      }
+      const alarm = this.chip.clock.createAlarm(() => {
+        this.pending = null;
+        this.frozen = false;
+        op.apply();
+      });
+      this.pending = { op, alarm };
+      this.frozen = true;
+      alarm.schedule(op.ns);
+    } else if (code === 0x12) {
+      this.requestReboot('usb boot');
+    } else if (code === 0x13) {
+      // the ROM's NMI/HardFault handler: report the faulting PC (stacked at SP+24), then
+      // hold the core as a hung chip would, without spinning the host CPU, until a reset
+      const { core } = this.chip;
+      const pc = this.chip.readUint32(core.SP + 24) >>> 0;
+      this.logger.error('vboard', `HardFault in the firmware at 0x${pc.toString(16)}: core halted`);
+      this.frozen = true;
+    } else {
+      const pc = (this.chip.core.PC - 2) >>> 0;
+      this.logger.error('vboard', `bkpt #${code} at 0x${pc.toString(16)} (firmware panic?)`);
+    }
+  }
+
+  /** `flash`: the contents to reboot with (a power cut's snapshot); default: as the chip has it. */
+  requestReboot(reason, dropPending = false, flash = null) {
+    this.rebootPending = { reason, dropPending, flash };
+    this.wake();
+  }
+
+  /** Replaces the chip with a fresh one (fresh RAM and peripherals) on the same flash. */
+  reboot() {
+    const { dropPending, flash } = this.rebootPending;
+    this.rebootPending = null;
+    if (this.pending) {
+      this.pending.alarm.cancel();
+      if (!dropPending) {
+        this.pending.op.apply(); // a reset leaves the flash chip powered: it finishes
+      }
+      this.pending = null;
+      this.frozen = false;
+    }
+    this.flushOutput();
+    const old = this.chip;
+    this.epochNs += old.clock.nanos;
+    for (const log of this.logs) {
+      log.clear();
+    }
+    this.makeChip(flash || old.flash);
+    this.resets++;
+  }
+
+  /** Resets now if the loop is not running (host commands), else at the next instruction. */
+  resetNow(reason, dropPending = false, flash = null) {
+    this.rebootPending = { reason, dropPending, flash };
+    this.reboot();
+    this.wake();
+  }
+
+  flashBytes() {
+    return this.chip.flash.subarray(0, FLASH_SIZE);
+  }
+
+  save(path) {
+    saveFlash(path, this.flashBytes()); // a pending operation is not in it: as at a power cut
+  }
+
+  // ---- pins ----
+
+  /** Drives the pad's input from what is on the wire, and logs its edges. */
+  syncPin(pin) {
+    const p = this.chip.gpio[pin];
+    let level;
+    if (p.outputEnable) {
+      level = p.outputValue;
+    } else if (this.inputs.has(pin)) {
+      level = this.inputs.get(pin);
+    } else if (p.pullupEnabled !== p.pulldownEnabled) {
+      level = p.pullupEnabled;
+    } else {
+      level = this.level[pin]; // floating or bus keeper: holds
+    }
+    if (level !== p.rawInputValue) {
+      p.setInputValue(level);
+    }
+    if (level !== this.level[pin]) {
+      this.level[pin] = level;
+      this.logs[pin].edge(level, this.now());
+    }
+  }
+
+  setInput(pin, value) {
+    this.inputs.set(pin, !!value);
+    this.syncPin(pin);
+    this.wake();
+  }
+
+  setAdc(channel, raw) {
+    this.adcRaw.set(channel, raw);
+    this.chip.adc.channelValues[channel] = raw;
+  }
+
+  pins() {
+    return this.chip.gpio.map((p, pin) => ({
+      pin,
+      dir: p.outputEnable ? 'out' : 'in',
+      level: this.level[pin] ? 1 : 0,
+      func: p.functionSelect,
+      pull: p.pullupEnabled ? (p.pulldownEnabled ? 'keeper' : 'up') : p.pulldownEnabled ? 'down' : null,
+    }));
+  }
+}
