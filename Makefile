@@ -13,7 +13,8 @@ BOARD ?= pico
 
 -include boards/build/build.mk
 
-.PHONY: help demo test test-py test-upy mpy-check lint bench hil-virtual hil clean venv
+.PHONY: help demo test test-py test-upy mpy-check lint bench hil-virtual hil clean venv bootrom \
+	vboard-deps
 
 help:
 	@echo "make demo           run the octreotide scenario on the emulator"
@@ -57,6 +58,21 @@ lint: $(VENV)/.stamp
 bench: $(VENV)/.stamp micropython-unix
 	$(PY) -m pumphost.bench
 	$(UPY) $(UPY_FLAGS) tests/bench_core.py
+
+# --- the virtual board and the HIL suite ------------------------------------------------
+bootrom:
+	host_tools/vboard/bootrom/build.sh
+
+vboard-deps: $(VENV)/.stamp
+	$(PY) -c "from pumphost.vboard import ensure_bridge_deps as e; e()"
+
+hil-virtual: $(VENV)/.stamp bootrom vboard-deps
+	$(MAKE) --no-print-directory firmware BOARD=vpico
+	$(PY) -m pytest -q hil --target virtual
+
+PORT ?= /dev/ttyACM0
+hil: $(VENV)/.stamp
+	$(PY) -m pytest -q hil --target serial --port $(PORT) --board pico
 
 clean:
 	rm -rf $(VENV) .cache

@@ -131,12 +131,12 @@ class PIOStepper:
         """Start a segment with whatever is queued. Returns the tick the state machine
         started at: the plan's time zero."""
         self._dir.value(self._fwd)
-        self.enable(True)
         sm = self._sm
         sm.init(_step_program, freq=_FREQ, set_base=self._step)
         sm.irq(self._on_batch_cb, hard=True)
         self._feed()
         self.starved = False
+        self.enable(True)  # EN on only as the state machine starts
         self.last_tick = time.ticks_us()
         sm.active(1)
         self.running = True
@@ -148,6 +148,8 @@ class PIOStepper:
         sm = self._sm
         sm.active(0)
         now = time.ticks_us()
+        if not keep_enabled:
+            self.enable(False)
         sm.exec("set(pins, 0)")
         pc = mem32[self._addr] & 0x1F
         pc = (pc - self._offset) & 0x1F
@@ -176,6 +178,4 @@ class PIOStepper:
             enable_irq(state)
         sm.irq(None)
         self.running = False
-        if not keep_enabled:
-            self.enable(False)
         return now

@@ -9,6 +9,7 @@ import click
 from pumphost import paths
 from pumphost.emulator import Emulator, Result
 from pumphost.scenario import ScenarioError, load
+from pumphost.vboard import vboard
 
 paths.use_firmware_core()
 from pump.controller import TransitionError  # noqa: E402
@@ -75,16 +76,7 @@ def sim(scenario: Path, as_json: bool) -> None:
     click.echo(json.dumps(res.as_json()) if as_json else _summary(res, emu))
 
 
-def _register_optional() -> None:
-    # The virtual board needs node and a built image; its commands load lazily.
-    try:
-        from pumphost.vboard import vboard
-    except ImportError:
-        return
-    cli.add_command(vboard)
-
-
-_register_optional()
+cli.add_command(vboard)
 
 
 def main() -> None:

@@ -18,6 +18,7 @@ export const NUM_PINS = 30;
 const WATCHDOG = 0x40058; // key of the watchdog in chip.peripherals
 const MAX_LAG_NS = 50e6; // paced: how far simulated time may catch up at once after lagging
 const SLICE_MS = 20; // wall time per event-loop turn
+const PULLS = [null, 'down', 'up', 'keeper'];
 
 class ByteQueue {
   constructor() {
@@ -121,7 +122,7 @@ export class Board {
     return this.epochNs + this.chip.clock.nanos;
   }
 
-  /** Runs fn when host time reaches absNs: a clock alarm, carried over to the next chip on reset. */
+  /** Runs fn at host time absNs: a clock alarm, carried over to the next chip on reset. */
   at(absNs, fn) {
     const h = { abs: absNs, fn, alarm: null };
     this.hostAlarms.add(h);
@@ -233,25 +234,21 @@ export class Board {
     const { core, clock } = chip;
     for (let n = 1; ; n++) {
       if (this.frozen || core.waiting) {
-        if (this.rx.length) {
+        const alarm = clock.nextAlarm ? clock.nextAlarm.nanos : Infinity;
+        const target = Math.min(alarm, pio.nextNs);
+        const allowed = this.paced ? this.allowedHost() - this.epochNs : Infinity;
+        if (target > allowed && allowed > clock.nanos) {
+          this.advanceTo(allowed); // an idle paced board keeps up with the wall clock
+        }
+        // host bytes arrive "now": when paced, once the board has caught up with wall time
+        if (this.rx.length && (target > allowed || !this.paced)) {
           this.feedUart();
           if (!core.waiting && !this.frozen) {
             continue;
           }
         }
-        const alarm = clock.nextAlarm ? clock.nextAlarm.nanos : Infinity;
-        const target = Math.min(alarm, pio.nextNs);
-        if (this.paced) {
-          const allowed = this.allowedHost() - this.epochNs;
-          if (target > allowed) {
-            if (allowed > clock.nanos) {
-              this.advanceTo(allowed);
-            }
-            return target === Infinity ? 'idle' : (target - allowed) / 1e6;
-          }
-        }
-        if (target === Infinity) {
-          return 'idle';
+        if (target > allowed || target === Infinity) {
+          return target === Infinity ? 'idle' : (target - allowed) / 1e6;
         }
         this.advanceTo(target);
       } else {
@@ -290,7 +287,9 @@ export class Board {
 
   input(bytes) {
     this.rx.push(bytes);
-    this.feedUart();
+    if (!this.chip.core.waiting && !this.frozen) {
+      this.feedUart(); // a busy core (say a loop waiting for Ctrl-C) gets them at once
+    }
     this.wake();
   }
 
@@ -340,7 +339,8 @@ export class Board {
       // hold the core as a hung chip would, without spinning the host CPU, until a reset
       const { core } = this.chip;
       const pc = this.chip.readUint32(core.SP + 24) >>> 0;
-      this.logger.error('vboard', `HardFault in the firmware at 0x${pc.toString(16)}: core halted`);
+      const where = `0x${pc.toString(16)}`;
+      this.logger.error('vboard', `HardFault in the firmware at ${where}: core halted`);
       this.frozen = true;
     } else {
       const pc = (this.chip.core.PC - 2) >>> 0;
@@ -348,7 +348,7 @@ export class Board {
     }
   }
 
-  /** `flash`: the contents to reboot with (a power cut's snapshot); default: as the chip has it. */
+  /** `flash`: contents to reboot with (a power cut's snapshot); default: the chip's own. */
   requestReboot(reason, dropPending = false, flash = null) {
     this.rebootPending = { reason, dropPending, flash };
     this.wake();
@@ -432,7 +432,7 @@ export class Board {
       dir: p.outputEnable ? 'out' : 'in',
       level: this.level[pin] ? 1 : 0,
       func: p.functionSelect,
-      pull: p.pullupEnabled ? (p.pulldownEnabled ? 'keeper' : 'up') : p.pulldownEnabled ? 'down' : null,
+      pull: PULLS[(p.pullupEnabled ? 2 : 0) + (p.pulldownEnabled ? 1 : 0)],
     }));
   }
 }

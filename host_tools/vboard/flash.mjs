@@ -14,7 +14,7 @@ export const FLASH_TIMING = {
   none: { pageNs: 0, sectorNs: 0, blockNs: 0 },
 };
 
-/** Builds the flash contents at start: a saved image if there is one, else erased; then the firmware. */
+/** Flash contents at start: the saved image if any (else erased), then the firmware over it. */
 export function initialFlash({ flashPath, imagePath, fresh }) {
   const flash = new Uint8Array(FLASH_SIZE).fill(0xff);
   if (flashPath && !fresh && existsSync(flashPath)) {
