@@ -11,7 +11,7 @@
 import { RP2040 } from 'rp2040js';
 import { PinLog } from './edges.mjs';
 import { FLASH_SIZE, flashOp, saveFlash } from './flash.mjs';
-import { fixUart, guardXipWrites, uartReceiving } from './patches.mjs';
+import { fixFifoJoinClear, fixUart, guardXipWrites, uartReceiving } from './patches.mjs';
 import { PioClock } from './pio-clock.mjs';
 
 export const NUM_PINS = 30;
@@ -103,6 +103,7 @@ export class Board {
     chip.onBreak = (code) => this.onBreak(code);
     chip.peripherals[WATCHDOG].onWatchdogTrigger = () => this.requestReboot('watchdog');
     guardXipWrites(chip, this.logger);
+    fixFifoJoinClear(chip);
     for (let pin = 0; pin < NUM_PINS; pin++) {
       chip.gpio[pin].addListener(() => this.syncPin(pin));
       this.syncPin(pin);

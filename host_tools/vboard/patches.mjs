@@ -85,3 +85,27 @@ export class BridgeLogger {
     this.say('error', component, message);
   }
 }
+
+const SM_SHIFTCTRL = 0x0d0 - 0x0c8; // offset within a state machine's register block
+const FJOIN = (1 << 30) | (1 << 31);
+
+/**
+ * PIO: on the chip, changing a state machine's FJOIN bits clears its FIFOs, and that is how
+ * pico-sdk's pio_sm_clear_fifos() (called by every StateMachine.init) works. Stock
+ * rp2040js keeps the old words, so a re-initialised machine would run stale data.
+ */
+export function fixFifoJoinClear(chip) {
+  for (const pio of chip.pio) {
+    for (const sm of pio.machines) {
+      const write = sm.writeUint32.bind(sm);
+      sm.writeUint32 = (offset, value) => {
+        const before = sm.shiftCtrl;
+        write(offset, value);
+        if (offset === SM_SHIFTCTRL && ((before ^ sm.shiftCtrl) & FJOIN) !== 0) {
+          sm.txFIFO.reset();
+          sm.rxFIFO.reset();
+        }
+      };
+    }
+  }
+}
