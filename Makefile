@@ -43,7 +43,7 @@ demo: $(VENV)/.stamp
 test: lint test-py test-upy mpy-check hil-virtual
 
 test-py: $(VENV)/.stamp
-	$(PY) -m pytest -q tests
+	$(PY) -m pytest -q -rs tests
 
 test-upy: micropython-unix
 	$(UPY) $(UPY_FLAGS) tests/upy_run.py
@@ -68,11 +68,11 @@ vboard-deps: $(VENV)/.stamp
 
 hil-virtual: $(VENV)/.stamp bootrom vboard-deps
 	$(MAKE) --no-print-directory firmware BOARD=vpico
-	$(PY) -m pytest -q hil --target virtual
+	$(PY) -m pytest -q -rs hil --target virtual
 
 PORT ?= /dev/ttyACM0
 hil: $(VENV)/.stamp
-	$(PY) -m pytest -q hil --target serial --port $(PORT) --board pico
+	$(PY) -m pytest -q -rs hil --target serial --port $(PORT) --board pico
 
 clean:
 	rm -rf $(VENV) .cache

@@ -23,3 +23,17 @@ def test_power_cut_mid_infusion_leaves_the_motor_off(dut: DUT, rig: VirtualRig) 
     t = rig.now_ns()
     rig.run_s(1)
     assert rig.step_times(t) == []
+
+
+@pytest.mark.rig("power")
+def test_flash_image_file_carries_files_to_a_new_board(
+    dut: DUT, rig: VirtualRig, tmp_path
+) -> None:
+    from pumphost.vboard import VirtualBoard
+
+    dut.exec("with open('/carried.txt', 'w') as f:\n    f.write('from the first board')")
+    saved = rig.board.save_flash(tmp_path / "saved-flash.bin")
+    assert saved.stat().st_size == 2 * 1024 * 1024
+    with VirtualBoard(rig.board.image, flash=saved, port=0) as second:
+        second.run_ns(1_000_000_000)
+        assert DUT(second.url).eval("open('/carried.txt').read()") == "from the first board"

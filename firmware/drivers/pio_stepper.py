@@ -1,10 +1,11 @@
 # RP2040 PIO step generator, fed Klipper-style (count, interval) batches from the core's plan.
 #
-# The state machine runs at 1 MHz (1 cycle = 1 us). Every step costs exactly N + 10 cycles
-# whether it continues a batch or starts the next one, so the host loads N = interval - 10.
-# A batch's last step raises the SM's IRQ; a hard IRQ handler counts the batch as done and
-# refills the 4-word TX FIFO from a preallocated ring. No Python runs per step, and a GC pause
-# or a busy REPL only drains the ring, which holds seconds of steps.
+# The state machine runs at 1 MHz (1 cycle = 1 us). Every step costs exactly N + 11 cycles
+# whether it continues a batch or starts the next one, so the host loads N = interval - 11.
+# After a batch's last step the SM pushes a word to its RX FIFO and raises its IRQ; a hard IRQ
+# handler counts RX words as finished batches (two IRQs that merge still leave two words)
+# and refills the 4-word TX FIFO from a preallocated ring. No Python runs per step, and a GC
+# pause or a busy REPL only drains the ring, which holds seconds of steps.
 import time
 
 import rp2
@@ -13,7 +14,7 @@ from micropython import const
 
 _FREQ = const(1000000)
 _HIGH = const(1)  # extra cycles STEP stays high: 2 us pulses (TMC2209 needs 100 ns)
-_STEP_CYCLES = const(10)  # cycles per step outside the delay loop
+_STEP_CYCLES = const(11)  # cycles per step outside the delay loop
 _FIRST_CYCLES = const(5)  # from SM start to the first step, outside the delay loop
 _RING = const(64)  # batches
 _F = const(3)  # ring fields: count, interval us, delay word
@@ -23,7 +24,7 @@ _SM_STRIDE = const(0x18)
 # Program counter offsets (see the program below) used to read progress after a stop.
 _PC_SET_HIGH = const(5)
 _PC_JMP_Y = const(7)
-_PC_IRQ = const(8)
+_PC_PUSH = const(8)
 
 
 @rp2.asm_pio(set_init=rp2.PIO.OUT_LOW)
@@ -39,10 +40,11 @@ def _step_program():
     set(pins, 1)[_HIGH]  # noqa: F821
     set(pins, 0)  # noqa: F821
     jmp(y_dec, "pad")  # noqa: F821
-    irq(rel(0))  # noqa: F821   batch done
+    push(noblock)  # noqa: F821   batch done: one RX word per batch
+    irq(rel(0))  # noqa: F821
     wrap()  # noqa: F821
     label("pad")  # noqa: F821
-    jmp("step")[3]  # noqa: F821   same 4 cycles as irq + pull + mov + pull
+    jmp("step")[4]  # noqa: F821   same 5 cycles as push + irq + pull + mov + pull
 
 
 class PIOStepper:
@@ -109,13 +111,19 @@ class PIOStepper:
             sm.put(r[i + 2])
             self._head += 1
 
+    def _collect(self):
+        # One RX word per finished batch. Runs with IRQs off or in the IRQ: integers only.
+        sm, r = self._sm, self._ring
+        while sm.rx_fifo():
+            sm.get()
+            i = (self._done % _RING) * _F
+            self.steps_done += r[i]
+            self.last_tick = time.ticks_add(self.last_tick, r[i] * r[i + 1])
+            self._done += 1
+
     def _on_batch(self, _sm):
-        # Hard IRQ: a batch's last step went out. Integer work only.
-        i = (self._done % _RING) * _F
-        r = self._ring
-        self.steps_done += r[i]
-        self.last_tick = time.ticks_add(self.last_tick, r[i] * r[i + 1])
-        self._done += 1
+        # Hard IRQ: at least one batch's last step went out.
+        self._collect()
         self._feed()
         if self._done == self._tail:
             self.starved = True
@@ -123,6 +131,7 @@ class PIOStepper:
     def feed(self):
         state = disable_irq()
         try:
+            self._collect()  # in case an IRQ was missed: the RX words still count
             self._feed()
         finally:
             enable_irq(state)
@@ -133,6 +142,7 @@ class PIOStepper:
         self._dir.value(self._fwd)
         sm = self._sm
         sm.init(_step_program, freq=_FREQ, set_base=self._step)
+        self._head = self._done  # init emptied the FIFO: anything fed before goes again
         sm.irq(self._on_batch_cb, hard=True)
         self._feed()
         self.starved = False
@@ -153,21 +163,22 @@ class PIOStepper:
         sm.exec("set(pins, 0)")
         pc = mem32[self._addr] & 0x1F
         pc = (pc - self._offset) & 0x1F
-        sm.exec("mov(isr, y)")
-        sm.exec("push(noblock)")
-        y = sm.get()
-        while sm.tx_fifo():  # drop unexecuted batches here, not via init's FIFO clear
-            sm.exec("pull(noblock)")
         state = disable_irq()
         try:
+            self._collect()
+            sm.exec("mov(isr, y)")
+            sm.exec("push(noblock)")
+            y = sm.get()
+            while sm.tx_fifo():  # drop unexecuted batches here, not via init's FIFO clear
+                sm.exec("pull(noblock)")
             if self._done < self._head:
                 count = self._ring[(self._done % _RING) * _F]
                 partial = 0
-                if pc == _PC_IRQ:
+                if pc == _PC_PUSH:
                     partial = count
                 elif _PC_SET_HIGH <= pc <= _PC_JMP_Y:
                     partial = count - y
-                elif pc > 2:
+                elif pc > 2 and pc != _PC_PUSH + 1:  # at the irq the push was collected
                     partial = count - 1 - y
                 if partial:
                     iv = self._ring[(self._done % _RING) * _F + 1]

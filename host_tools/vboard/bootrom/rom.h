@@ -39,6 +39,20 @@ static inline double dftz(double x)
 /* |x| as bits; comparable as integers for non-NaN values */
 static inline uint64_t dabs_bits(double x) { return d2u(x) & ~DSIGN; }
 
+/* x * 2^k, saturating to inf and flushing underflow (and zero) to signed zero */
+static inline double dscale(double x, int k)
+{
+    uint64_t u = d2u(x);
+    if (!(u & ~DSIGN))
+        return x;
+    int e = (int)((u >> 52) & 0x7ff) + k;
+    if (e >= 0x7ff)
+        return u2d((u & DSIGN) | DINF);
+    if (e <= 0)
+        return u2d(u & DSIGN);
+    return u2d((u & ~(0x7ffull << 52)) | ((uint64_t)e << 52));
+}
+
 /* rommath.c: double-precision scientific functions (denormal inputs already flushed) */
 double rom_dsqrt(double x);
 void rom_dsincos_c(double x, double out[2]);

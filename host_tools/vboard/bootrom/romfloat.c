@@ -63,19 +63,6 @@ static float fscale(float x, int k)
     return u2f((u & ~0x7f800000u) | ((uint32_t)e << 23));
 }
 
-static double dscale(double x, int k)
-{
-    uint64_t u = d2u(x);
-    if (!(u & ~DSIGN))
-        return x;
-    int e = (int)((u >> 52) & 0x7ff) + k;
-    if (e >= 0x7ff)
-        return u2d((u & DSIGN) | DINF);
-    if (e <= 0)
-        return u2d(u & DSIGN);
-    return u2d((u & ~(0x7ffull << 52)) | ((uint64_t)e << 52));
-}
-
 static int key32(float x)
 {
     uint32_t u = f2u(ftz(x));

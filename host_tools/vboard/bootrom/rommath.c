@@ -46,18 +46,6 @@ static int nearest(double x)
     return (int)rom_to_fix(x + 0.5, 0, FIX_SIGNED);
 }
 
-/* x * 2^k for a normal x, saturating to inf and flushing underflow to zero */
-static double scale2(double x, int k)
-{
-    uint64_t u = d2u(x);
-    int e = (int)((u >> 52) & 0x7ff) + k;
-    if (e >= 0x7ff)
-        return u2d((u & DSIGN) | DINF);
-    if (e <= 0)
-        return u2d(u & DSIGN);
-    return u2d((u & ~(0x7ffull << 52)) | ((uint64_t)e << 52));
-}
-
 double rom_dsqrt(double x)
 {
     x = dftz(x);
@@ -179,7 +167,7 @@ double rom_dexp(double x)
         return 0.0; /* below the smallest normal: flushed */
     int k = nearest(x * INV_LN2);
     double r = sub(sub(x, k * LN2_HI), k * LN2_LO);
-    return scale2(poly(r, exp_c, 14), k);
+    return dscale(poly(r, exp_c, 14), k);
 }
 
 /* 2 * atanh(s) / s - 2 = 2 * (s^2/3 + s^4/5 + ...) */
