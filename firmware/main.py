@@ -23,11 +23,12 @@ stepper = PIOStepper(
     board.DIR_FORWARD,
 )
 pump = Pump(board.MECHANICS, stepper, time.ticks_us)
-_service = pump.service  # bound once; the timer calls it every SERVICE_MS
 
 
-def _tick(_t):
-    _service()
+def _tick(_t, service=pump.service):
+    # No global lookups here: these globals are the REPL's, and rp2.asm_pio clears them
+    # while it assembles a program typed at the REPL, even with the pump running.
+    service()
 
 
 service_timer = Timer(-1, mode=Timer.PERIODIC, period=SERVICE_MS, callback=_tick)

@@ -51,6 +51,9 @@ class DUT:
         self.log.append(text)
         if err:
             raise DUTError(err.decode(errors="replace"))
+        if "Traceback (most recent call last)" in text:
+            # An IRQ or timer callback on the board raised while this code ran.
+            raise DUTError(f"the board printed an uncaught exception:\n{text}")
         return text
 
     def put(self, files: dict[str, bytes]) -> None:
