@@ -42,7 +42,7 @@ demo: $(VENV)/.stamp
 # --- tests ------------------------------------------------------------------------------
 test: lint test-py test-upy mpy-check hil-virtual
 
-test-py: $(VENV)/.stamp
+test-py: $(VENV)/.stamp vboard-deps
 	$(PY) -m pytest -q -rs tests
 
 test-upy: micropython-unix
@@ -64,6 +64,8 @@ bootrom:
 	host_tools/vboard/bootrom/build.sh
 
 vboard-deps: $(VENV)/.stamp
+	@command -v node >/dev/null && command -v npm >/dev/null || { apt-get -q update && \
+		DEBIAN_FRONTEND=noninteractive apt-get -q install -y nodejs npm; }
 	$(PY) -c "from pumphost.vboard import ensure_bridge_deps as e; e()"
 
 hil-virtual: $(VENV)/.stamp bootrom vboard-deps
