@@ -55,9 +55,10 @@ lint: $(VENV)/.stamp
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 
-bench: $(VENV)/.stamp micropython-unix
-	$(PY) -m pumphost.bench
+bench: $(VENV)/.stamp micropython-unix bootrom vboard-deps
+	@$(MAKE) --no-print-directory firmware BOARD=vpico >/dev/null
 	$(UPY) $(UPY_FLAGS) tests/bench_core.py
+	$(PY) -m pumphost.bench
 
 # --- the virtual board and the HIL suite ------------------------------------------------
 bootrom:

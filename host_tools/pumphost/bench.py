@@ -3,9 +3,12 @@
 import dataclasses
 import time
 
+from mpremote.transport_serial import SerialTransport
+
 from pumphost import scenario
 from pumphost.emulator import Emulator
 from pumphost.paths import REPO
+from pumphost.vboard import DEFAULT_IMAGE, VBoardError, VirtualBoard
 
 _TARGET = 100_000  # x real time for the octreotide day (issue 2)
 
@@ -35,5 +38,41 @@ def main() -> None:
         print(line)
 
 
+_MKDIRS = """
+import os
+for d in ('/bench', '/bench/core'):
+    try:
+        os.mkdir(d)
+    except OSError:
+        pass
+"""
+_RUN = "import sys\nsys.path.insert(0, '/bench')\nimport bench_core\nbench_core.run({})"
+
+
+def on_virtual_pico(steps: int = 3000) -> None:
+    """The same core bench on our rp2 image: CPU timing there is the chip's, cycle for cycle
+    (floats excepted: they go through our slower ROM tables)."""
+    if not DEFAULT_IMAGE.exists():
+        print(f"core      on the rp2: SKIPPED, no image at {DEFAULT_IMAGE}")
+        return
+    tests = REPO / "tests"
+    try:
+        with VirtualBoard(DEFAULT_IMAGE, fresh=True, port=0) as vb:
+            vb.run_ns(1_000_000_000)
+            t = SerialTransport(vb.url, baudrate=115200)
+            try:
+                t.enter_raw_repl(soft_reset=False)
+                t.exec(_MKDIRS)
+                t.fs_writefile("/bench/bench_core.py", (tests / "bench_core.py").read_bytes())
+                t.fs_writefile("/bench/core/harness.py", (tests / "core/harness.py").read_bytes())
+                out, err = t.exec_raw(_RUN.format(steps), timeout=300)
+                print((out + err).decode().strip().replace("\r", ""))
+            finally:
+                t.close()
+    except VBoardError as e:
+        print(f"core      on the rp2: SKIPPED, virtual board failed: {e}")
+
+
 if __name__ == "__main__":
     main()
+    on_virtual_pico()
