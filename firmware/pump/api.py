@@ -1,14 +1,12 @@
 # The pump's command API, used from the REPL (`mpremote exec "pump.start()"`) and, later, by
 # the serial protocol. Pure logic: it is handed a stepper (PIO on the Pico, a simulated one
 # in tests) and a clock, and never touches hardware itself.
-from micropython import const
 
 from pump import controller as ctl
 from pump import mechanics
 from pump import rate as rates
 from pump.planner import StepPlanner
 
-_BATCH_MAX = const(64)
 ALARM_UNDERRUN = "step_underrun"
 
 
@@ -118,7 +116,7 @@ class Pump:
     def _fill(self):
         c, st = self._ctl, self._stepper
         while st.room() >= 2:
-            b = c.next_batch(_BATCH_MAX)
+            b = c.next_batch()
             if b is None:
                 break
             st.queue(b[0], b[1])

@@ -13,7 +13,8 @@ PAUSED = "paused"
 STOPPED = "stopped"
 COMPLETE = "complete"
 
-_BATCH_MAX = const(0xFFFF)
+# Steps per batch: the Pico's step ring and the emulator take the same batches.
+_BATCH_MAX = const(64)
 ALARM_EMPTY = "reservoir_empty"
 
 
