@@ -13,7 +13,7 @@ BOARD ?= pico
 
 -include boards/build/build.mk
 
-.PHONY: help demo test test-py test-upy mpy-check lint bench hil-virtual hil clean venv bootrom \
+.PHONY: help deploy demo test test-py test-upy mpy-check lint bench hil-virtual hil clean venv bootrom \
 	vboard-deps
 
 help:
@@ -22,6 +22,7 @@ help:
 	@echo "make bench          emulator and core speed figures"
 	@echo "make lint           ruff"
 	@echo "make firmware BOARD=pico|vpico   build a MicroPython image with our firmware frozen in"
+	@echo "make deploy PORT=/dev/ttyACM0    copy firmware/pump and drivers to a board's flash"
 	@echo "make hil PORT=/dev/ttyACM0       HIL suite on a real board"
 
 # --- host environment -------------------------------------------------------------------
@@ -74,6 +75,12 @@ hil-virtual: $(VENV)/.stamp bootrom vboard-deps
 	$(PY) -m pytest -q -rs hil --target virtual
 
 PORT ?= /dev/ttyACM0
+# Iterate without reflashing: modules on the board's flash shadow the frozen ones.
+deploy: $(VENV)/.stamp
+	rm -rf .cache/deploy && mkdir -p .cache/deploy && cp -r firmware/pump firmware/drivers .cache/deploy/
+	find .cache/deploy -name __pycache__ -prune -exec rm -rf {} +
+	cd .cache/deploy && $(CURDIR)/$(VENV)/bin/mpremote connect $(PORT) cp -r pump drivers : + reset
+
 hil: $(VENV)/.stamp
 	$(PY) -m pytest -q -rs hil --target serial --port $(PORT) --board pico
 
