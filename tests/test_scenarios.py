@@ -100,3 +100,11 @@ def test_bad_scenario_exits_2_with_one_line_naming_the_key(
 def test_missing_file_is_one_line() -> None:
     proc = _pumpctl("sim", "/nonexistent/x.toml")
     assert proc.returncode == 2 and len(proc.stderr.strip().splitlines()) == 1
+
+
+def test_human_summary_names_the_program_and_its_changes() -> None:
+    proc = _pumpctl("sim", str(SCENARIOS / "octreotide-titration-72h.toml"))
+    assert proc.returncode == 0, proc.stderr
+    assert "1632 ug/24 h at 500 ug/mL = 0.1360 mL/h" in proc.stdout
+    assert "at 24 h 00 min: rate 2167 ug/24 h at 500 ug/mL" in proc.stdout
+    assert "state        running" in proc.stdout

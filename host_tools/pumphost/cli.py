@@ -28,6 +28,10 @@ def cli() -> None:
     """Syringe pump host tools: emulator, virtual board and logs."""
 
 
+def _hm(us: int) -> str:
+    return f"{us // 3_600_000_000} h {us // 60_000_000 % 60:02d} min"
+
+
 def _summary(res: Result, emu: Emulator) -> str:
     sc = emu.sc
     steps_err = res.programmed_nl / res.nl_per_step - res.steps
@@ -35,7 +39,8 @@ def _summary(res: Result, emu: Emulator) -> str:
         f"scenario     {res.scenario}",
         f"syringe      {emu.syringe.label}, {sc.fill_nl / 1e6:g} mL loaded, "
         f"{float(res.nl_per_step):.3f} nL per microstep",
-        f"rate         {ml_per_h_str(*sc.rate)} mL/h",
+        f"program      {sc.program_text} = {ml_per_h_str(*sc.rate)} mL/h",
+        *(f"  at {_hm(ev.at_us)}: {ev.text}" for ev in sc.events if ev.at_us < sc.duration_us),
         f"simulated    {res.duration_s / 3600:g} h",
         f"programmed   {float(res.programmed_nl) / 1000:.3f} uL",
         f"delivered    {float(res.delivered_nl) / 1000:.3f} uL in {res.steps} microsteps "

@@ -73,6 +73,7 @@ class Event:
     at_us: int
     action: str
     rate: tuple[int, int] | None
+    text: str  # as the user wrote it, for summaries
 
 
 @dataclass(frozen=True)
@@ -82,6 +83,7 @@ class Scenario:
     syringe_id: str
     fill_nl: int
     rate: tuple[int, int]  # nL/h as an exact fraction
+    program_text: str
     duration_us: int
     start_tick: int
     events: list[Event] = field(default_factory=list)
@@ -90,6 +92,10 @@ class Scenario:
 def _exact(value: float) -> Fraction:
     # The decimal the user wrote (TOML floats round-trip through repr), not the binary float.
     return Fraction(repr(value))
+
+
+def _describe(ml_h: float | None, dose: int | None, conc: int | None) -> str:
+    return f"{ml_h:g} mL/h" if ml_h is not None else f"{dose} ug/24 h at {conc} ug/mL"
 
 
 def _rate(key: str, ml_h: float | None, dose: int | None, conc: int | None) -> tuple[int, int]:
@@ -141,17 +147,21 @@ def parse(text: str, name: str = "scenario") -> Scenario:
     events = []
     for i, ev in enumerate(sorted(sc.events, key=lambda e: e.at_min)):
         new_rate = None
+        text = ev.action
         if ev.action == "rate":
             if (ev.rate_ml_per_h is None) == (ev.dose_ug_per_24h is None):
                 raise ScenarioError(f"events.{i}: a rate event needs one of rate or dose")
             new_rate = _rate(f"events.{i}", ev.rate_ml_per_h, ev.dose_ug_per_24h, conc)
-        events.append(Event(int(_exact(ev.at_min) * 60_000_000), ev.action, new_rate))
+            text = "rate " + _describe(ev.rate_ml_per_h, ev.dose_ug_per_24h, conc)
+        at_us = int(_exact(ev.at_min) * 60_000_000)
+        events.append(Event(at_us, ev.action, new_rate, text))
     return Scenario(
         name=name,
         board=board,
         syringe_id=sc.pump.syringe,
         fill_nl=fill_nl,
         rate=rate,
+        program_text=_describe(p.rate_ml_per_h, p.dose_ug_per_24h, conc),
         duration_us=int(_exact(sc.run.duration_h) * 3_600_000_000),
         start_tick=sc.run.start_tick,
         events=events,
