@@ -72,8 +72,11 @@ BAD = {
     "both rate and dose": (_edit("[run]", "rate_ml_per_h = 0.1\n[run]"), "program"),
     "neither rate nor dose": (_edit("dose_ug_per_24h = 1632", ""), "program"),
     "zero rate": (_edit("dose_ug_per_24h = 1632", "rate_ml_per_h = 0.0"), "rate_ml_per_h"),
-    "absurd rate": (_edit("dose_ug_per_24h = 1632", "rate_ml_per_h = 5000.0"), "program"),
-    "absurd dose": (_edit("1632", "99999999"), "program"),
+    "absurd rate": (
+        _edit("dose_ug_per_24h = 1632", "rate_ml_per_h = 5000.0"),
+        "program.rate_ml_per_h",
+    ),
+    "absurd dose": (_edit("1632", "99999999"), "program.dose_ug_per_24h"),
     "missing key": (_edit("fill_ml = 5.0", ""), "pump.fill_ml"),
     "unknown key": (_edit("fill_ml = 5.0", "fill_ml = 5.0\ncolour = 1"), "pump.colour"),
     "wrong type": (_edit("duration_h = 24", 'duration_h = "24"'), "run.duration_h"),

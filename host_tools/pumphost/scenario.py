@@ -98,7 +98,8 @@ def _describe(ml_h: float | None, dose: int | None, conc: int | None) -> str:
     return f"{ml_h:g} mL/h" if ml_h is not None else f"{dose} ug/24 h at {conc} ug/mL"
 
 
-def _rate(key: str, ml_h: float | None, dose: int | None, conc: int | None) -> tuple[int, int]:
+def _rate(where: str, ml_h: float | None, dose: int | None, conc: int | None) -> tuple[int, int]:
+    key = f"{where}.rate_ml_per_h" if ml_h is not None else f"{where}.dose_ug_per_24h"
     try:
         if ml_h is not None:
             f = _exact(ml_h)
