@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
-from pumphost import paths
+from pumphost import boards, paths
 
 paths.use_firmware_core()
 from pump import mechanics  # noqa: E402
 from pump.planner import StepPlanner  # noqa: E402
 
-MECH = (800, 200, 16)
+# The same definition the image freezes as `board` (vpico shares the pico's).
+_BOARD = boards.load("pico")
 
 
 def nl_per_step(syringe: str) -> tuple[int, int]:
-    return mechanics.nl_per_step(mechanics.Syringe(syringe), mechanics.Drive(*MECH))
+    drive = mechanics.Drive(_BOARD.lead_um, _BOARD.full_steps_per_rev, _BOARD.microsteps)
+    return mechanics.nl_per_step(mechanics.Syringe(syringe), drive)
 
 
 def intervals_us(syringe: str, rate: tuple[int, int], n: int) -> list[int]:
