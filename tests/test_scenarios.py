@@ -82,6 +82,11 @@ BAD = {
     "wrong type": (_edit("duration_h = 24", 'duration_h = "24"'), "run.duration_h"),
     "overfilled": (_edit("fill_ml = 5.0", "fill_ml = 11.0"), "pump.fill_ml"),
     "not toml": ("[pump", "TOML"),
+    "fill below one microstep": (_edit("fill_ml = 5.0", "fill_ml = 0.00001"), "pump.fill_ml"),
+    "rate on a pause event": (
+        GOOD + '[[events]]\nat_min = 30\naction = "pause"\nrate_ml_per_h = 1.0\n',
+        "events[0].rate_ml_per_h",
+    ),
 }
 
 
@@ -111,3 +116,188 @@ def test_human_summary_names_the_program_and_its_changes() -> None:
     assert "1632 ug/24 h at 500 ug/mL = 0.1360 mL/h" in proc.stdout
     assert "at 24 h 00 min: rate 2167 ug/24 h at 500 ug/mL" in proc.stdout
     assert "state        running" in proc.stdout
+
+
+def test_fill_below_one_microstep_says_so(tmp_path: Path) -> None:
+    f = tmp_path / "tiny.toml"
+    f.write_text(_edit("fill_ml = 5.0", "fill_ml = 0.00001"))
+    proc = _pumpctl("sim", str(f))
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr.strip() == (
+        f"pumpctl: {f}: pump.fill_ml: 0.00001 mL is less than one microstep of this syringe "
+        "(41.282 nL)"
+    )
+
+
+NON_FINITE = {
+    "inf rate": (_edit("dose_ug_per_24h = 1632", "rate_ml_per_h = inf"), "program.rate_ml_per_h"),
+    "nan rate": (_edit("dose_ug_per_24h = 1632", "rate_ml_per_h = nan"), "program.rate_ml_per_h"),
+    "inf fill": (_edit("fill_ml = 5.0", "fill_ml = inf"), "pump.fill_ml"),
+    "nan fill": (_edit("fill_ml = 5.0", "fill_ml = nan"), "pump.fill_ml"),
+    "nan duration": (_edit("duration_h = 24", "duration_h = nan"), "run.duration_h"),
+    "inf duration": (_edit("duration_h = 24", "duration_h = inf"), "run.duration_h"),
+    "nan event time": (GOOD + '[[events]]\nat_min = nan\naction = "pause"\n', "events[0].at_min"),
+    "inf event rate": (
+        GOOD + '[[events]]\nat_min = 5\naction = "rate"\nrate_ml_per_h = inf\n',
+        "events[0].rate_ml_per_h",
+    ),
+}
+
+
+@pytest.mark.parametrize("text,key", NON_FINITE.values(), ids=NON_FINITE.keys())
+def test_non_finite_numbers_exit_2_naming_the_key(tmp_path: Path, text: str, key: str) -> None:
+    f = tmp_path / "bad.toml"
+    f.write_text(text)
+    proc = _pumpctl("sim", str(f))
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr.startswith(f"pumpctl: {f}: {key}"), proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1, proc.stderr
+    assert "finite number" in proc.stderr
+
+
+def _events(*events: tuple[float, str, str]) -> str:
+    """GOOD (24 h) plus [[events]] tables given as (at_min, action, extra lines)."""
+    tables = [f'[[events]]\nat_min = {t}\naction = "{a}"\n{x}' for t, a, x in events]
+    return GOOD + "".join(tables)
+
+
+BAD_EVENTS = {
+    # File order, not time order: the bad rate is the first table but the second event in time.
+    "bad rate names its place in the file": (
+        _events((600, "rate", "rate_ml_per_h = 5000.0\n"), (30, "pause", ""), (40, "resume", "")),
+        "events[0].rate_ml_per_h (1st [[events]], at_min = 600): ",
+        "above the maximum",
+    ),
+    "resume while running": (
+        _events((30, "resume", "")),
+        "events[0] (1st [[events]], at_min = 30): ",
+        "cannot resume while running",
+    ),
+    "resume after stop": (
+        _events((10, "stop", ""), (20, "resume", "")),
+        "events[1] (2nd [[events]], at_min = 20): ",
+        "cannot resume after the stop at events[0] (at_min = 10)",
+    ),
+    "pause after stop": (
+        _events((20, "pause", ""), (10, "stop", "")),
+        "events[0] (1st [[events]], at_min = 20): ",
+        "cannot pause after the stop at events[1] (at_min = 10)",
+    ),
+    "rate after stop": (
+        _events((10, "stop", ""), (20, "rate", "rate_ml_per_h = 1.0\n")),
+        "events[1] (2nd [[events]], at_min = 20): ",
+        "cannot change the rate after the stop",
+    ),
+    "pause while paused": (
+        _events((10, "pause", ""), (20.5, "pause", "")),
+        "events[1] (2nd [[events]], at_min = 20.5): ",
+        "cannot pause while paused",
+    ),
+    "stop after stop": (
+        _events((10, "stop", ""), (10, "stop", "")),
+        "events[1] (2nd [[events]], at_min = 10): ",
+        "cannot stop after the stop",
+    ),
+    "event at the end": (
+        _events((1440, "pause", "")),
+        "events[0] (1st [[events]], at_min = 1440): ",
+        "at or after the end of the run (run.duration_h = 24, 1440 min)",
+    ),
+    "event after the end": (
+        _events((10, "pause", ""), (5000, "resume", "")),
+        "events[1] (2nd [[events]], at_min = 5000): ",
+        "at or after the end of the run",
+    ),
+    "rate event without a rate": (
+        _events((10, "rate", "")),
+        "events[0] (1st [[events]], at_min = 10): ",
+        "needs one of rate_ml_per_h and dose_ug_per_24h",
+    ),
+    "negative time": (
+        _events((-1, "pause", "")),
+        "events[0].at_min (1st [[events]], at_min = -1): ",
+        "greater than or equal to 0",
+    ),
+    "unknown action": (
+        _events((10, "halt", "")),
+        "events[0].action (1st [[events]], at_min = 10): ",
+        "Input should be",
+    ),
+}
+
+
+@pytest.mark.parametrize("text,where,why", BAD_EVENTS.values(), ids=BAD_EVENTS.keys())
+def test_bad_event_is_one_line_naming_the_event_and_its_time(
+    tmp_path: Path, text: str, where: str, why: str
+) -> None:
+    f = tmp_path / "bad.toml"
+    f.write_text(text)
+    proc = _pumpctl("sim", str(f))
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stdout == ""
+    assert len(proc.stderr.strip().splitlines()) == 1, proc.stderr
+    assert proc.stderr.startswith(f"pumpctl: {f}: {where}"), proc.stderr
+    assert why in proc.stderr
+
+
+def test_events_at_the_same_time_apply_in_file_order() -> None:
+    sc = scenario.parse(
+        _events((10, "pause", ""), (10, "rate", "rate_ml_per_h = 0.1\n"), (10, "resume", ""))
+    )
+    assert [ev.action for ev in sc.events] == ["pause", "rate", "resume"]
+    res = Emulator(sc).run()
+    assert res.state == "running"
+    assert Fraction(0) <= res.programmed_nl - res.delivered_nl < res.nl_per_step
+
+
+EMPTIES_AT_6_MIN = """
+[pump]
+board = "pico"
+syringe = "bd-plastipak-10ml"
+fill_ml = 1.0
+[program]
+rate_ml_per_h = 10.0
+[run]
+duration_h = 1
+[[events]]
+at_min = 30
+action = "pause"
+[[events]]
+at_min = 40
+action = "resume"
+[[events]]
+at_min = 3
+action = "rate"
+rate_ml_per_h = 20.0
+"""
+
+
+def test_event_after_the_syringe_emptied_is_reported_not_applied(tmp_path: Path) -> None:
+    f = tmp_path / "empties.toml"
+    f.write_text(EMPTIES_AT_6_MIN)
+    proc = _pumpctl("sim", str(f))
+    assert proc.returncode == 0, proc.stderr
+    out = proc.stdout
+    assert "  at 0 h 03 min: rate 20 mL/h\n" in out
+    assert (
+        "  at 0 h 30 min: pause: not applied, the pump was already complete (reservoir_empty)"
+        in out
+    )
+    assert "  at 0 h 40 min: resume: not applied, the pump was already complete" in out
+    assert "state        complete" in out
+    proc = _pumpctl("sim", "--json", str(f))
+    assert proc.returncode == 0, proc.stderr
+    skipped = json.loads(proc.stdout)["events_not_applied"]
+    assert [(e["event"], e["at_min"], e["action"]) for e in skipped] == [
+        ("events[0]", 30, "pause"),
+        ("events[1]", 40, "resume"),
+    ]
+    assert all("already complete" in e["reason"] for e in skipped)
+
+
+def test_help_promises_only_what_exists() -> None:
+    proc = _pumpctl("--help")
+    assert proc.returncode == 0
+    assert "log" not in proc.stdout.lower()
+    for cmd in ("sim", "vboard"):
+        assert cmd in proc.stdout

@@ -4,7 +4,9 @@
 # ruff: noqa: F821 (freeze, include, package and module are provided by makemanifest.py)
 import os
 
-freeze("$(PORT_DIR)/modules")
+# The port's rp2.py (asm_pio and friends); its _boot.py is replaced by ours, which mounts the
+# filesystem the same way and then brings the pump up.
+module("rp2.py", base_path="$(PORT_DIR)/modules")
 include("$(MPY_DIR)/extmod/asyncio")
 
 _FIRMWARE = "../../firmware"
@@ -12,8 +14,8 @@ package("pump", base_path=_FIRMWARE)
 # Frozen only once they exist, so the image builds while the firmware is being written.
 if os.path.isdir(_FIRMWARE + "/drivers"):
     package("drivers", base_path=_FIRMWARE)
-if os.path.isfile(_FIRMWARE + "/main.py"):
-    module("main.py", base_path=_FIRMWARE)
+module("_boot.py", base_path=_FIRMWARE)
+module("boardapp.py", base_path=_FIRMWARE)
 
 # A virtual board without its own board.py has the Pico's pins and mechanics.
 for _board in (os.environ.get("PUMP_BOARD", "pico"), "pico"):

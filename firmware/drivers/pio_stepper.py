@@ -1,11 +1,22 @@
-# RP2040 PIO step generator, fed Klipper-style (count, interval) batches from the core's plan.
+# RP2040 PIO step generator, fed the core's (count, interval) batches.
 #
-# The state machine runs at 1 MHz (1 cycle = 1 us). Every step costs exactly N + 11 cycles
-# whether it continues a batch or starts the next one, so the host loads N = interval - 11.
-# After a batch's last step the SM pushes a word to its RX FIFO and raises its IRQ; a hard IRQ
-# handler counts RX words as finished batches (two IRQs that merge still leave two words)
-# and refills the 4-word TX FIFO from a preallocated ring. No Python runs per step, and a GC
-# pause or a busy REPL only drains the ring, which holds seconds of steps.
+# Reserve is what matters here. Writing flash stalls the CPU with interrupts off for tens of
+# ms (a 4 KB sector erase is 45 ms typical), and only what is already in the state machine's
+# FIFO keeps stepping meanwhile. At fast rates the plan alternates q and q+1 us between steps
+# (a fractional interval), so one (count, interval) pair per run would hold only a few steps.
+# So the driver packs runs into "entries": a base interval B and one bit per step (interval
+# B or B+1), 30 steps per FIFO word, with the TX FIFO joined to 8 words. The FIFO then holds
+# at least 150 steps (about 220 ms at 100 mL/h), topped up by a hard IRQ at the end of every
+# entry and by the 20 ms service step.
+#
+# FIFO words per entry: count - 1, delay word, then ceil(count / 30) pattern words (LSB
+# first). The state machine runs at 1 MHz (1 cycle = 1 us); every step costs exactly
+# delay + 16 cycles (+1 for a 1 bit), whether it continues an entry or starts the next.
+#
+# Accounting: an entry counts as done once the state machine pulled the next entry's first
+# word, or sits at that pull with all of this entry's words taken (words pulled = words fed
+# - FIFO level). A halt adds the interrupted entry's steps from PC and Y. The TX-stall flag
+# (FDEBUG) says a step could not be issued on time: the firmware stops with an alarm.
 import time
 
 import rp2
@@ -13,38 +24,66 @@ from machine import disable_irq, enable_irq, mem32
 from micropython import const
 
 _FREQ = const(1000000)
-_HIGH = const(1)  # extra cycles STEP stays high: 2 us pulses (TMC2209 needs 100 ns)
-_STEP_CYCLES = const(11)  # cycles per step outside the delay loop
-_FIRST_CYCLES = const(5)  # from SM start to the first step, outside the delay loop
-_RING = const(64)  # batches
-_F = const(3)  # ring fields: count, interval us, delay word
+_STEP_CYCLES = const(16)  # cycles per step outside the delay loop (0 bit)
+_FIRST_CYCLES = const(11)  # from SM start to the first step, outside the delay loop
+_BITS = const(30)  # steps per pattern word: Python ints stay small (31-bit) on the rp2
+_PAT = const(8)  # pattern words per entry at most
+_MAX_STEPS = const(240)  # _BITS * _PAT, for fast rates, where the reserve matters
+_SLOW_STEPS = const(64)  # at slow rates: status() lags by at most one entry
+_SLOW_US = const(20000)  # intervals from here on are slow
+_MAX_SPAN_US = const(0x10000000)  # as the planner's batches: ticks_add stays small
+_RING = const(16)  # entries
+# Entry fields: count, base interval, ones (1 bits), span us, delay word, 8 pattern words.
+_F = const(13)
+_FIFO = const(8)
 _PIO_BASES = (0x50200000, 0x50300000)
+_FDEBUG = const(0x008)
+_SM_SHIFTCTRL = const(0x0D0)
 _SM_ADDR = const(0x0D4)
 _SM_STRIDE = const(0x18)
-# Program counter offsets (see the program below) used to read progress after a stop.
-_PC_SET_HIGH = const(5)
-_PC_JMP_Y = const(7)
-_PC_PUSH = const(8)
+_FJOIN_TX = const(1 << 30)
+# Program counter offsets (see the program below) used to count steps after a halt.
+_PC_HEADER = const(0)
+_PC_LOAD_Y = const(1)
+_PC_HIGH = const(13)  # first instruction after the rising edge
+_PC_DONE = const(16)
 
 
-@rp2.asm_pio(set_init=rp2.PIO.OUT_LOW)
+@rp2.asm_pio(
+    set_init=rp2.PIO.OUT_LOW,
+    out_shiftdir=rp2.PIO.SHIFT_RIGHT,
+    pull_thresh=_BITS,
+    fifo_join=rp2.PIO.JOIN_TX,
+)
 def _step_program():
-    wrap_target()  # noqa: F821
-    pull(block)  # noqa: F821   count - 1
-    mov(y, osr)  # noqa: F821
-    pull(block)  # noqa: F821   delay N, kept in OSR for every step of the batch
-    label("step")  # noqa: F821
-    mov(x, osr)  # noqa: F821
-    label("delay")  # noqa: F821
-    jmp(x_dec, "delay")  # noqa: F821
-    set(pins, 1)[_HIGH]  # noqa: F821
-    set(pins, 0)  # noqa: F821
-    jmp(y_dec, "pad")  # noqa: F821
-    push(noblock)  # noqa: F821   batch done: one RX word per batch
-    irq(rel(0))  # noqa: F821
-    wrap()  # noqa: F821
-    label("pad")  # noqa: F821
-    jmp("step")[4]  # noqa: F821   same 5 cycles as push + irq + pull + mov + pull
+    # ruff: noqa: F821 (the assembler's names)
+    wrap_target()
+    pull(block)  # 0: count - 1
+    mov(y, osr)  # 1
+    pull(block)  # 2: delay word
+    mov(isr, osr)  # 3: ISR keeps the delay for every step of the entry
+    out(null, 32)  # 4: OSR empty: the first step pulls a pattern word
+    label("step")
+    jmp(not_osre, "keep")  # 5
+    pull(block)  # 6: next 30 pattern bits
+    label("have")
+    out(x, 1)  # 7
+    jmp(not_x, "base")  # 8
+    nop()  # 9: a 1 bit is one more microsecond
+    label("base")
+    mov(x, isr)  # 10
+    label("delay")
+    jmp(x_dec, "delay")  # 11
+    set(pins, 1)  # 12: the step
+    nop()  # 13: 2 us pulse (TMC2209 needs 100 ns)
+    set(pins, 0)  # 14
+    jmp(y_dec, "pad")  # 15
+    irq(rel(0))  # 16: entry done; wrap to the next entry's first word
+    wrap()
+    label("pad")
+    jmp("step")[5]  # 17: same 6 cycles as irq + pull + mov + pull + mov + out
+    label("keep")
+    jmp("have")  # 18: same cycle as the pull it skips
 
 
 class PIOStepper:
@@ -52,15 +91,18 @@ class PIOStepper:
     state machine has really issued; they are what the firmware reports as delivered."""
 
     def __init__(self, sm_id, step_pin, dir_pin, en_pin, en_active_low=True, dir_forward=1):
-        self._sm_id = sm_id
         self._step = step_pin
         self._dir = dir_pin
         self._en = en_pin
         self._en_on = 0 if en_active_low else 1
         self._fwd = dir_forward
-        self._addr = _PIO_BASES[sm_id // 4] + _SM_ADDR + (sm_id % 4) * _SM_STRIDE
+        base = _PIO_BASES[sm_id // 4]
+        self._addr = base + _SM_ADDR + (sm_id % 4) * _SM_STRIDE
+        self._shiftctrl = base + _SM_SHIFTCTRL + (sm_id % 4) * _SM_STRIDE
+        self._fdebug = base + _FDEBUG
+        self._stall_bit = 1 << (24 + sm_id % 4)
         self._ring = [0] * (_RING * _F)
-        self._on_batch_cb = self._on_batch  # bound once: IRQs must not allocate
+        self._on_entry_cb = self._on_entry  # bound once: IRQs must not allocate
         self._sm = rp2.StateMachine(sm_id)
         # Program offset in instruction memory: the SM's PC right after init.
         self._sm.init(_step_program, freq=_FREQ, set_base=self._step)
@@ -73,78 +115,162 @@ class PIOStepper:
         self.enable(False)
 
     def _reset_ring(self):
-        self._head = 0  # next batch to write into the FIFO
-        self._tail = 0  # next free slot
-        self._done = 0  # batch being executed (oldest not finished)
-        self._fresh = True  # next queued batch starts a segment
+        self._done = 0  # oldest entry not yet counted
+        self._head = 0  # entry being fed to the FIFO
+        self._hw = 0  # words of the head entry already fed
+        self._tail = 0  # entries closed (visible to the IRQ)
+        self._open = False  # entry _tail is being filled by queue()
+        self._fed = 0  # words fed since the start of entry _done
+        self._fresh = True  # next queued step starts a segment
 
     def enable(self, on):
         self._en.value(self._en_on if on else 1 - self._en_on)
 
+    @property
+    def late(self):
+        """The state machine stalled on an empty FIFO: a step went out late."""
+        return bool(mem32[self._fdebug] & self._stall_bit)
+
+    # --- filling the ring (service step, never in an IRQ) ---
+
     def room(self):
-        return _RING - (self._tail - self._done)
+        return _RING - (self._tail - self._done) - (1 if self._open else 0)
 
     def queue(self, count, interval):
-        """Append a batch. The first step of a segment is split off: it has no batch
-        overhead before it, so it needs its own delay word."""
+        """Append `count` steps `interval` us apart. The first step of a segment has no entry
+        boundary before it, so it gets an entry of its own."""
         if self._fresh:
             self._fresh = False
-            self._put(1, interval, interval - _FIRST_CYCLES)
+            self._new_entry(interval, interval - _FIRST_CYCLES)
+            self._append(1, 0)
+            self._close()
             count -= 1
-        if count > 0:
-            self._put(count, interval, interval - _STEP_CYCLES)
+        while count > 0:
+            i = (self._tail % _RING) * _F
+            r = self._ring
+            if self._open:
+                base, n = r[i + 1], r[i]
+                room = (_MAX_STEPS if base < _SLOW_US else _SLOW_STEPS) - n
+                if interval == base - 1 and r[i + 2] == 0:
+                    self._rebase(i)  # every step so far becomes a 1 bit
+                    base = interval
+                span_left = _MAX_SPAN_US - r[i + 3]
+                if interval - base in (0, 1) and room > 0 and span_left >= interval:
+                    k = min(count, room, span_left // interval)
+                    self._append(k, interval - base)
+                    count -= k
+                    continue
+                self._close()
+            self._new_entry(interval, interval - _STEP_CYCLES)
 
-    def _put(self, count, interval, delay):
+    def _new_entry(self, base, delay):
         i = (self._tail % _RING) * _F
         r = self._ring
-        r[i] = count
-        r[i + 1] = interval
-        r[i + 2] = delay
-        self._tail += 1
+        r[i] = 0  # count
+        r[i + 1] = base
+        r[i + 2] = 0  # ones
+        r[i + 3] = 0  # span us
+        r[i + 4] = delay
+        for w in range(_PAT):
+            r[i + 5 + w] = 0
+        self._open = True
+
+    def _append(self, k, bit):
+        i = (self._tail % _RING) * _F
+        r = self._ring
+        n = r[i]
+        r[i] = n + k
+        r[i + 3] += k * (r[i + 1] + bit)
+        if bit:
+            r[i + 2] += k
+            for j in range(n, n + k):
+                r[i + 5 + j // _BITS] |= 1 << (j % _BITS)
+
+    def _rebase(self, i):
+        r = self._ring
+        n = r[i]
+        r[i + 1] -= 1
+        r[i + 2] = n
+        for j in range(n):
+            r[i + 5 + j // _BITS] |= 1 << (j % _BITS)
+        r[i + 4] -= 1  # the delay word follows the base
+
+    def _close(self):
+        if self._open:
+            self._open = False
+            self._tail += 1
+
+    # FIFO words of an entry: count - 1, the delay word, then the pattern words.
+    def _word(self, i, w):
+        r = self._ring
+        if w == 0:
+            return r[i] - 1
+        return r[i + 3 + w]
+
+    def _words(self, i):
+        return 2 + (self._ring[i] + _BITS - 1) // _BITS
+
+    # --- IRQ side: integers only, no allocation ---
 
     def _feed(self):
-        # Two FIFO words per batch; the FIFO holds four.
-        sm, r = self._sm, self._ring
-        while self._head < self._tail and sm.tx_fifo() <= 2:
+        sm = self._sm
+        while self._head < self._tail and sm.tx_fifo() < _FIFO:
             i = (self._head % _RING) * _F
-            sm.put(r[i] - 1)
-            sm.put(r[i + 2])
-            self._head += 1
+            sm.put(self._word(i, self._hw))
+            self._hw += 1
+            self._fed += 1
+            if self._hw == self._words(i):
+                self._head += 1
+                self._hw = 0
 
     def _collect(self):
-        # One RX word per finished batch. Runs with IRQs off or in the IRQ: integers only.
-        sm, r = self._sm, self._ring
-        while sm.rx_fifo():
-            sm.get()
+        # PC first: if it shows the pull of the next entry, the FIFO level read after it is
+        # at most as old, so an entry is never counted before its last step.
+        pc = ((mem32[self._addr] & 0x1F) - self._offset) & 0x1F
+        pulled = self._fed - self._sm.tx_fifo()
+        r = self._ring
+        while self._done < self._tail:
             i = (self._done % _RING) * _F
-            self.steps_done += r[i]
-            self.last_tick = time.ticks_add(self.last_tick, r[i] * r[i + 1])
-            self._done += 1
-
-    def _on_batch(self, _sm):
-        # Hard IRQ: at least one batch's last step went out.
-        self._collect()
-        self._feed()
-        if self._done == self._tail:
+            nw = self._words(i)
+            if pulled > nw or (pulled == nw and pc == _PC_HEADER):
+                self.steps_done += r[i]
+                self.last_tick = time.ticks_add(self.last_tick, r[i + 3])
+                self._done += 1
+                self._fed -= nw
+                pulled -= nw
+            else:
+                break
+        if self._done == self._tail and self.running:
             self.starved = True
 
+    def _on_entry(self, _sm):
+        # Hard IRQ: an entry's last step went out.
+        self._collect()
+        self._feed()
+
     def feed(self):
+        """Make queued steps visible to the state machine and top up its FIFO."""
+        self._close()
         state = disable_irq()
         try:
-            self._collect()  # in case an IRQ was missed: the RX words still count
+            self._collect()
             self._feed()
         finally:
             enable_irq(state)
 
+    # --- start and halt (commands) ---
+
     def start(self):
         """Start a segment with whatever is queued. Returns the tick the state machine
         started at: the plan's time zero."""
+        self._close()
         self._dir.value(self._fwd)
         sm = self._sm
-        sm.init(_step_program, freq=_FREQ, set_base=self._step)
-        self._head = self._done  # init emptied the FIFO: anything fed before goes again
-        sm.irq(self._on_batch_cb, hard=True)
+        sm.init(_step_program, freq=_FREQ, set_base=self._step)  # clears the FIFO
+        self._head, self._hw, self._fed = self._done, 0, 0
+        sm.irq(self._on_entry_cb, hard=True)
         self._feed()
+        mem32[self._fdebug] = self._stall_bit  # write 1 to clear: no stall seen yet
         self.starved = False
         self.enable(True)  # EN on only as the state machine starts
         self.last_tick = time.ticks_us()
@@ -153,7 +279,7 @@ class PIOStepper:
         return self.last_tick
 
     def halt(self, keep_enabled=False):
-        """Stop at once and account for the steps of the interrupted batch. Returns the
+        """Stop at once and account for the steps of the interrupted entry. Returns the
         tick at which the stop took effect."""
         sm = self._sm
         sm.active(0)
@@ -161,32 +287,46 @@ class PIOStepper:
         if not keep_enabled:
             self.enable(False)
         sm.exec("set(pins, 0)")
-        pc = mem32[self._addr] & 0x1F
-        pc = (pc - self._offset) & 0x1F
         state = disable_irq()
         try:
             self._collect()
-            sm.exec("mov(isr, y)")
-            sm.exec("push(noblock)")
-            y = sm.get()
-            while sm.tx_fifo():  # drop unexecuted batches here, not via init's FIFO clear
-                sm.exec("pull(noblock)")
-            if self._done < self._head:
-                count = self._ring[(self._done % _RING) * _F]
-                partial = 0
-                if pc == _PC_PUSH:
-                    partial = count
-                elif _PC_SET_HIGH <= pc <= _PC_JMP_Y:
-                    partial = count - y
-                elif pc > 2 and pc != _PC_PUSH + 1:  # at the irq the push was collected
-                    partial = count - 1 - y
-                if partial:
-                    iv = self._ring[(self._done % _RING) * _F + 1]
-                    self.steps_done += partial
-                    self.last_tick = time.ticks_add(self.last_tick, partial * iv)
+            pc = ((mem32[self._addr] & 0x1F) - self._offset) & 0x1F
+            pulled = self._fed - sm.tx_fifo()
+            if self._done < self._tail and pulled > 0 and self.running:
+                self._add_partial(pc)
             self._reset_ring()
         finally:
             enable_irq(state)
         sm.irq(None)
         self.running = False
         return now
+
+    def _add_partial(self, pc):
+        # The first word of entry _done was pulled: count its steps already issued.
+        i = (self._done % _RING) * _F
+        r = self._ring
+        count = r[i]
+        if pc == _PC_LOAD_Y:
+            return
+        # Unjoin the FIFOs (which clears them) so Y can be pushed out and read, then join
+        # them again: _feed counts on 8 words of room, and put() blocks on a full FIFO.
+        joined = mem32[self._shiftctrl]
+        mem32[self._shiftctrl] = joined & ~_FJOIN_TX
+        self._sm.exec("mov(isr, y)")
+        self._sm.exec("push(noblock)")
+        y = self._sm.get()
+        mem32[self._shiftctrl] = joined
+        if pc == _PC_HEADER or pc == _PC_DONE:
+            done = count
+        elif _PC_HIGH <= pc < _PC_DONE:
+            done = count - y
+        else:
+            done = count - 1 - y
+        if done <= 0:
+            return
+        span = done * r[i + 1]
+        for j in range(done):
+            if r[i + 5 + j // _BITS] & (1 << (j % _BITS)):
+                span += 1
+        self.steps_done += done
+        self.last_tick = time.ticks_add(self.last_tick, span)

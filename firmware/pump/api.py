@@ -1,13 +1,26 @@
-# The pump's command API, used from the REPL (`mpremote exec "pump.start()"`) and, later, by
-# the serial protocol. Pure logic: it is handed a stepper (PIO on the Pico, a simulated one
-# in tests) and a clock, and never touches hardware itself.
+# The pump's command API, used from the REPL (`mpremote resume exec "pump.start()"`) and,
+# later, by the serial protocol. Pure logic: it is handed a stepper (PIO on the Pico, a
+# simulated one in tests), a clock and a place for state that survives a soft or watchdog
+# reset, and never touches hardware itself.
+#
+# Safety rules kept here: stop is never refused; anything that goes wrong after the motor
+# was touched ends with the motor halted, EN off and the controller stopped with an alarm.
 
 from pump import controller as ctl
 from pump import mechanics
 from pump import rate as rates
 from pump.planner import StepPlanner
+from pump.ticks import ticks_diff
 
-ALARM_UNDERRUN = "step_underrun"
+ALARM_UNDERRUN = "step_underrun"  # the step ring ran dry: the service step fell behind
+ALARM_LATE = ctl.ALARM_LATE  # the executor could not issue a step on time
+ALARM_EARLY = "step_early"  # the executor reported steps before their planned time
+ALARM_SOFTWARE = "software_fault"  # an exception in a command or the service step
+ALARM_INTERRUPTED = "delivery_interrupted"  # a reset cut a running or paused program
+
+# State codes kept across resets (see Pump.__init__ and drivers/retained.py).
+_CODES = {ctl.IDLE: 1, ctl.RUNNING: 2, ctl.PAUSED: 3, ctl.STOPPED: 4, ctl.COMPLETE: 5}
+_INTERRUPTIBLE = (2, 3)
 
 
 def _ul_str(nl_num, nl_den):
@@ -16,22 +29,49 @@ def _ul_str(nl_num, nl_den):
 
 
 class Pump:
-    def __init__(self, mech, stepper, clock, syringe="bd-plastipak-10ml", fill_ml="10"):
+    def __init__(
+        self,
+        mech,
+        stepper,
+        clock,
+        syringe="bd-plastipak-10ml",
+        fill_ml="10",
+        retained=None,
+        cause="power_on",
+    ):
         self._drive = mechanics.Drive(
             mech["lead_um"], mech["full_steps_per_rev"], mech["microsteps"]
         )
         self._stepper = stepper
         self._clock = clock
+        self._retained = retained
+        self.alarm_text = {}  # alarm -> what happened, for status()
+        before = retained.read() if retained is not None else None
+        stepper.enable(False)  # whatever a reset left on the pins: no holding torque, no steps
         self.load(syringe, fill_ml)
+        if before is not None and before[0] in _INTERRUPTIBLE:
+            self._interrupted(before, cause)
+
+    def _interrupted(self, before, cause):
+        # IEC 60601-2-24: no automatic restart after an interruption; the program is gone,
+        # so the user must load and program again (which clears the alarm).
+        _, steps, vol_num, vol_den = before
+        self._ctl.fault(self._clock(), ALARM_INTERRUPTED)
+        self.alarm_text[ALARM_INTERRUPTED] = (
+            "delivery interrupted by %s after at least %s uL (%d steps); load and program "
+            "again to continue" % (cause, _ul_str(steps * vol_num, vol_den), steps)
+        )
+        self._save()
 
     # --- commands ---
 
     def load(self, syringe_id, fill_ml):
-        """A new syringe: allowed before the first start or after stop/complete."""
+        """A new syringe: allowed before the first start or after stop/complete. Clears the
+        alarms of the previous syringe."""
         if hasattr(self, "_ctl") and self._ctl.state in (ctl.RUNNING, ctl.PAUSED):
             raise ctl.TransitionError("cannot load a syringe while %s" % self._ctl.state)
         syr = mechanics.Syringe(syringe_id)
-        num, den = rates.parse_decimal(fill_ml)
+        num, den = rates.parse_decimal(fill_ml, "fill in mL", "5")
         fill_nl = num * 1000000 // den
         if not 0 < fill_nl <= syr.usable_ul * 1000:
             raise ValueError("fill must be above 0 and at most %d uL" % syr.usable_ul)
@@ -39,7 +79,11 @@ class Pump:
         self._ctl = ctl.Controller(vol, mechanics.steps_for_nl(fill_nl, vol))
         self.syringe = syr
         self.fill_nl = fill_nl
+        self.alarm_text = {}
         self._reported = self._stepper.steps_done  # the driver's count runs on across loads
+        if self._retained is not None:
+            self._retained.load(vol[0], vol[1])
+        self._save()
 
     def rate(self, ml_per_h):
         """Set the rate in mL/h, given as a decimal string: pump.rate('0.136')."""
@@ -53,28 +97,52 @@ class Pump:
         c = self._ctl
         if c.state != ctl.RUNNING:
             c.set_rate(r, self._clock())
+            self._save()
             return
         StepPlanner(c.vol).start_segment(r[0], r[1])  # refuse before touching the motor
         now = self._halt(keep_enabled=True)
-        c.set_rate(r, now)
-        self._go(now)
+        try:
+            c.set_rate(r, now)
+            self._go(now)
+        finally:
+            self._settle()
 
     def start(self):
         c = self._ctl
         now = self._clock()
-        c.start(now)
-        self._go(now)
+        c.start(now)  # a refusal raises here, before the motor is touched
+        try:
+            self._go(now)
+        finally:
+            self._settle()
 
     def pause(self):
-        self._ctl.pause(self._halt() if self._ctl.state == ctl.RUNNING else self._clock())
+        c = self._ctl
+        if c.state != ctl.RUNNING:
+            c.pause(self._clock())  # refused: says why
+        try:
+            c.pause(self._halt())
+        finally:
+            self._settle()
 
     def resume(self):
         now = self._clock()
         self._ctl.resume(now)
-        self._go(now)
+        try:
+            self._go(now)
+        finally:
+            self._settle()
 
     def stop(self):
-        self._ctl.stop(self._halt() if self._ctl.state == ctl.RUNNING else self._clock())
+        """Never refused: the motor stops and EN goes off whatever state the pump is in."""
+        now = self._clock()
+        try:
+            if self._stepper.running:
+                now = self._halt()
+        finally:
+            self._stepper.enable(False)
+            self._ctl.stop(now)
+            self._save()
 
     def status(self):
         c = self._ctl
@@ -88,8 +156,45 @@ class Pump:
             "delivered_ul": _ul_str(*nl),
             "remaining_ul": _ul_str(self.fill_nl * nl[1] - nl[0], nl[1]),
             "alarms": list(c.alarms),
+            "alarm_text": dict(self.alarm_text),
             "log_records": c.log.count,
         }
+
+    # --- safety ---
+
+    def _settle(self):
+        """After a command that touched the motor: if it did not leave the pump running
+        (a fault, an exception), the motor is halted and EN is off."""
+        c, st = self._ctl, self._stepper
+        if c.state == ctl.RUNNING and st.running:
+            self._save()
+            return
+        if c.state == ctl.RUNNING:
+            self._fail(ALARM_SOFTWARE)  # running on paper, not on the motor
+            return
+        if st.running:
+            st.halt()
+        st.enable(False)
+        self._save()
+
+    def _fail(self, alarm, text=None):
+        """Motor off and EN off first, then the controller stopped with `alarm`. Never
+        refused; an exception from the driver still leaves the controller stopped."""
+        now = self._clock()
+        try:
+            if self._stepper.running:
+                now = self._halt()
+        finally:
+            self._stepper.enable(False)
+            self._ctl.fault(now, alarm)
+            if text:
+                self.alarm_text[alarm] = text
+            self._save()
+
+    def _save(self):
+        r = self._retained
+        if r is not None:
+            r.save(_CODES[self._ctl.state], self._ctl.delivered)
 
     # --- the step pipeline ---
 
@@ -123,16 +228,39 @@ class Pump:
         st.feed()
 
     def service(self):
-        """Run often (a soft timer every 20 ms): report executed steps, keep the ring full."""
+        """Run often (a soft timer every 20 ms): report executed steps, check the executor
+        kept to the plan, keep the ring full. Returns True when the step ran cleanly (the
+        board feeds its watchdog then); an exception stops the motor, raises the
+        software_fault alarm and returns False."""
+        try:
+            self._service()
+        except Exception as e:  # noqa: BLE001 - any bug here must end in a safe stop
+            self._fail(ALARM_SOFTWARE, "service step raised %s: %s" % (type(e).__name__, e))
+            return False
+        return True
+
+    def _service(self):
         c, st = self._ctl, self._stepper
         if not st.running:
             return
         self._sync()
         if c.state != ctl.RUNNING:
             st.halt()  # complete: the syringe is empty
+            st.enable(False)
+            self._save()
             return
         if st.starved:
-            # The PIO ran dry: later steps would come late. Safety first: stop and alarm.
-            c.fault(self._halt(), ALARM_UNDERRUN)
+            # The ring ran dry: later steps would come late. Safety first: stop and alarm.
+            self._fail(ALARM_UNDERRUN)
+            return
+        if st.late:
+            # The executor could not issue a step on time (on the Pico: the PIO stalled on
+            # an empty FIFO, e.g. while flash was being written with interrupts off).
+            self._fail(ALARM_LATE)
+            return
+        if ticks_diff(st.last_tick, self._clock()) > 0:
+            # The executor claims steps whose planned time has not come: its clock is fast.
+            self._fail(ALARM_EARLY)
             return
         self._fill()
+        self._save()

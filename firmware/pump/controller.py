@@ -4,7 +4,7 @@
 from micropython import const
 
 from pump import events
-from pump.planner import StepPlanner
+from pump.planner import PlanError, StepPlanner
 from pump.ticks import ticks_diff
 
 IDLE = "idle"
@@ -16,10 +16,17 @@ COMPLETE = "complete"
 # Steps per batch: the Pico's step ring and the emulator take the same batches.
 _BATCH_MAX = const(64)
 ALARM_EMPTY = "reservoir_empty"
+# The executor ran later than the plan. The PIO is cycle-exact unless its FIFO runs dry, so
+# the tolerance is zero: any step the executor could not issue on time is late.
+ALARM_LATE = "step_late"
 
 
 class TransitionError(ValueError):
     pass
+
+
+class PumpFault(Exception):
+    """A command found the executor outside the plan: the pump is now stopped and alarmed."""
 
 
 class Controller:
@@ -59,10 +66,9 @@ class Controller:
 
     def set_rate(self, rate, now):
         self._refuse("change the rate", (IDLE, RUNNING, PAUSED))
+        StepPlanner(self.vol).start_segment(rate[0], rate[1])  # refuse a bad rate first
         if self.state == RUNNING:
-            self._segment(now, rate)
-        else:
-            StepPlanner(self.vol).start_segment(rate[0], rate[1])  # validate only
+            self._checked(now, rate)
         self.rate = rate
         self.log.add(now, events.RATE, rate[0], rate[1])
 
@@ -78,7 +84,7 @@ class Controller:
 
     def pause(self, now):
         self._refuse("pause", (RUNNING,))
-        self._segment(now, None)
+        self._checked(now, None)
         self.state = PAUSED
         self.log.add(now, events.PAUSE)
 
@@ -89,10 +95,37 @@ class Controller:
         self.log.add(now, events.RESUME)
 
     def stop(self, now):
-        self._refuse("stop", (RUNNING, PAUSED))
-        self._segment(now, None)
+        """Never refused. Stopping an idle, stopped or complete pump changes nothing."""
+        if self.state not in (RUNNING, PAUSED):
+            return
+        late = False
+        if self.state == RUNNING:
+            tau = ticks_diff(now, self._last_tick)
+            try:
+                self._plan.progress(self._seg_done, tau if tau > 0 else 0)
+            except PlanError:
+                late = True  # the executor fell behind: say so, but stop all the same
+        self._plan.reset()
+        self._seg_done = 0
+        self._last_tick = now
         self.state = STOPPED
+        if late:
+            self._alarm(now, ALARM_LATE)
         self.log.add(now, events.STOP, self.delivered)
+
+    def _alarm(self, now, alarm):
+        if alarm not in self.alarms:
+            self.alarms.append(alarm)
+        self.log.add(now, events.ALARM, len(self.alarms))
+
+    def _checked(self, now, rate):
+        """A segment change while running; an executor outside the plan faults the pump."""
+        try:
+            self._segment(now, rate)
+        except PlanError:
+            self.fault(now, ALARM_LATE)
+            msg = "steps ran later than planned: pump stopped, alarm %s" % ALARM_LATE
+            raise PumpFault(msg) from None
 
     def anchor(self, tick):
         """The executor started the segment at `tick`, after the command: the plan's time
@@ -103,13 +136,12 @@ class Controller:
 
     def fault(self, now, alarm):
         """Stop at once for a fault, whatever the plan says: no progress is carried, so it
-        cannot be refused."""
-        self._plan.start_segment(0, 1, self._seg_done, 0)
+        cannot be refused, and it never raises."""
+        self._plan.reset()
         self._seg_done = 0
         self._last_tick = now
         self.state = STOPPED
-        self.alarms.append(alarm)
-        self.log.add(now, events.ALARM, len(self.alarms))
+        self._alarm(now, alarm)
         self.log.add(now, events.STOP, self.delivered)
 
     def next_batch(self, max_count=_BATCH_MAX):
@@ -130,7 +162,7 @@ class Controller:
         self.delivered += count
         self._last_tick = last_step_tick
         if self.delivered >= self.capacity:
-            self._plan.start_segment(0, 1, self._seg_done, 0)
+            self._plan.reset()
             self._seg_done = 0
             self.state = COMPLETE
             self.alarms.append(ALARM_EMPTY)

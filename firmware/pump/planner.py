@@ -105,6 +105,14 @@ class StepPlanner:
             self._first = t1
             self._s_hi, self._s_lo = s1 >> _LIMB, s1 & _LIMB_MASK
 
+    def reset(self):
+        """Halt and forget the carried progress. Cannot fail: stop and faults use it, and a
+        plan that no longer matches the executor must never block them."""
+        self._pn, self._pd = 0, 1
+        self._a, self._l, self._off = 0, 1, 0
+        self._pending = 0
+        self.planned = 0
+
     def halted(self):
         return self._a == 0
 

@@ -14,9 +14,14 @@ class RateError(ValueError):
 
 
 def _check(num, den, what):
-    if num < MIN_NL_PER_H * den or num > MAX_NL_PER_H * den:
-        raise RateError("%s gives %s mL/h, outside 0.01-100 mL/h" % (what, ml_per_h_str(num, den)))
-    return reduce(num, den)
+    # The message shows the exact value (never rounded into the range) and which side it is.
+    if num < MIN_NL_PER_H * den:
+        side = "below the minimum, 0.01 mL/h"
+    elif num > MAX_NL_PER_H * den:
+        side = "above the maximum, 100 mL/h"
+    else:
+        return reduce(num, den)
+    raise RateError("%s is %s mL/h, %s" % (what, ml_per_h_exact(num, den), side))
 
 
 def from_ml_per_h(num, den=1):
@@ -31,7 +36,8 @@ def from_dose(dose_ug_per_24h, conc_ug_per_ml):
     for name, v in (("dose", dose_ug_per_24h), ("concentration", conc_ug_per_ml)):
         if not isinstance(v, int) or v <= 0:
             raise RateError("%s must be a positive whole number" % name)
-    return _check(dose_ug_per_24h * 1000000, 24 * conc_ug_per_ml, "dose")
+    what = "dose %d ug/24 h at %d ug/mL" % (dose_ug_per_24h, conc_ug_per_ml)
+    return _check(dose_ug_per_24h * 1000000, 24 * conc_ug_per_ml, what)
 
 
 def ml_per_h_str(num, den):
@@ -40,12 +46,26 @@ def ml_per_h_str(num, den):
     return "%d.%04d" % (u // 10000, u % 10000)
 
 
-def parse_decimal(text):
-    """'0.136' -> (136, 1000) without floats: device floats are 32-bit."""
+def ml_per_h_exact(num, den, digits=12):
+    """num/den nL/h as mL/h in plain decimals, exact when it ends within `digits` decimals,
+    else cut there and marked "...": for messages, where rounding could mislead."""
+    den *= 1000000
+    whole, rest = divmod(num, den)
+    frac = ""
+    while rest and len(frac) < digits:
+        d, rest = divmod(rest * 10, den)
+        frac += "%d" % d
+    text = "%d.%s" % (whole, frac) if frac else "%d" % whole
+    return text + "..." if rest else text
+
+
+def parse_decimal(text, what="rate", example="0.136"):
+    """'0.136' -> (136, 1000) without floats: device floats are 32-bit. `what` and `example`
+    name the quantity in messages: parse_decimal(fill, "fill in mL", "5")."""
     if not isinstance(text, str):
-        raise RateError("give the rate as a decimal string, e.g. '0.136'")
+        raise RateError("give the %s as a decimal string, e.g. '%s'" % (what, example))
     whole, _, frac = text.strip().partition(".")
     if not (whole or frac) or not (whole + frac).isdigit():
-        raise RateError("not a decimal number: %r" % text)
+        raise RateError("the %s is not a decimal number: %r" % (what, text))
     den = 10 ** len(frac)
     return int(whole or "0") * den + int(frac or "0"), den

@@ -25,7 +25,7 @@ def _fail(msg: str) -> None:
 
 @click.group()
 def cli() -> None:
-    """Syringe pump host tools: emulator, virtual board and logs."""
+    """Syringe pump host tools: the emulator (sim) and the virtual board (vboard)."""
 
 
 def _hm(us: int) -> str:
@@ -34,13 +34,14 @@ def _hm(us: int) -> str:
 
 def _summary(res: Result, emu: Emulator) -> str:
     sc = emu.sc
+    skipped = {ev.index: f": not applied, {why}" for ev, why in emu.not_applied}
     steps_err = res.programmed_nl / res.nl_per_step - res.steps
     lines = [
         f"scenario     {res.scenario}",
         f"syringe      {emu.syringe.label}, {sc.fill_nl / 1e6:g} mL loaded, "
         f"{float(res.nl_per_step):.3f} nL per microstep",
         f"program      {sc.program_text} = {ml_per_h_str(*sc.rate)} mL/h",
-        *(f"  at {_hm(ev.at_us)}: {ev.text}" for ev in sc.events if ev.at_us < sc.duration_us),
+        *(f"  at {_hm(ev.at_us)}: {ev.text}{skipped.get(ev.index, '')}" for ev in sc.events),
         f"simulated    {res.duration_s / 3600:g} h",
         f"programmed   {float(res.programmed_nl) / 1000:.3f} uL",
         f"delivered    {float(res.delivered_nl) / 1000:.3f} uL in {res.steps} microsteps "
@@ -78,7 +79,15 @@ def sim(scenario: Path, as_json: bool) -> None:
             res = emu.run()
     except (ScenarioError, TransitionError) as e:
         _fail(f"{scenario}: {e}")
-    click.echo(json.dumps(res.as_json()) if as_json else _summary(res, emu))
+    if as_json:
+        out = res.as_json()
+        out["events_not_applied"] = [
+            {"event": ev.key, "at_min": ev.at_us / 60e6, "action": ev.action, "reason": why}
+            for ev, why in emu.not_applied
+        ]
+        click.echo(json.dumps(out))
+    else:
+        click.echo(_summary(res, emu))
 
 
 cli.add_command(vboard)

@@ -98,10 +98,15 @@ class Emulator:
             self._oracle_rate(self._last_step_us, None)
         clock.advance_to(t_us)
 
-    def _apply(self, ev: Event) -> None:
+    def _apply(self, ev: Event) -> str | None:
+        """Apply one event now; return why it was not applied, or None. The scenario refused
+        every sequence it could know to be impossible; what is left is known only now."""
         now = self.clock.ticks()
         t = self.clock.elapsed_us
         pump = self.pump
+        if pump.state in (ctl.COMPLETE, ctl.STOPPED):
+            alarms = f" ({', '.join(pump.alarms)})" if pump.alarms else ""
+            return f"the pump was already {pump.state}{alarms}"
         if ev.action == "pause":
             pump.pause(now)
             self._oracle_rate(t, None)
@@ -119,6 +124,7 @@ class Emulator:
         self._last_step_us = t
         self._batch_left = 0  # a new segment replaces whatever was planned
         self.stepper.enabled = pump.state == ctl.RUNNING
+        return None
 
     def run(self, progress: Callable[[int], None] | None = None) -> Result:
         sc, pump = self.sc, self.pump
@@ -126,13 +132,18 @@ class Emulator:
         pump.start(self.clock.ticks())
         self.stepper.enabled = True
         self._oracle_rate(0, sc.rate)
-        marks = [ev for ev in sc.events if ev.at_us < sc.duration_us]
+        # Events not applied, with why: the summary shows them (never skipped silently).
+        self.not_applied: list[tuple[Event, str]] = []
         # Progress marks are only reporting points: they never interrupt the plan.
         step_us = max(sc.duration_us // 200, 1)
-        for ev in marks:
+        for ev in sc.events:  # all before the end: the scenario refuses any later
             self._run_reporting(ev.at_us, step_us, progress)
-            if pump.state not in (ctl.COMPLETE, ctl.STOPPED):
-                self._apply(ev)
+            try:
+                why = self._apply(ev)
+            except ctl.TransitionError as e:
+                raise ctl.TransitionError(f"{ev.name}: {e}") from None
+            if why is not None:
+                self.not_applied.append((ev, why))
         self._run_reporting(sc.duration_us, step_us, progress)
         self._oracle_to(sc.duration_us)
         vol = Fraction(*self.vol)

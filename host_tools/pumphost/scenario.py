@@ -2,6 +2,7 @@
 
 import tomllib
 from dataclasses import dataclass, field
+from decimal import Decimal
 from fractions import Fraction
 from pathlib import Path
 from typing import Annotated, Literal
@@ -11,10 +12,11 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from pumphost import boards, paths
 
 paths.use_firmware_core()
+from pump import mechanics, syringes  # noqa: E402
 from pump import rate as core_rate  # noqa: E402
-from pump import syringes  # noqa: E402
 
-_STRICT = ConfigDict(extra="forbid", strict=True)
+# Non-finite floats (TOML's inf and nan) are refused for every key: "a finite number".
+_STRICT = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 Positive = Annotated[float, Field(gt=0)]
 PositiveInt = Annotated[int, Field(gt=0)]
 
@@ -74,6 +76,17 @@ class Event:
     action: str
     rate: tuple[int, int] | None
     text: str  # as the user wrote it, for summaries
+    index: int = 0  # place among the file's [[events]] tables, counted from 0
+    at_min: str = "0"  # as the user wrote it
+
+    @property
+    def key(self) -> str:
+        return f"events[{self.index}]"
+
+    @property
+    def name(self) -> str:
+        """How messages name the event: events[2] (3rd [[events]], at_min = 30)."""
+        return f"{self.key} ({_ordinal(self.index)} [[events]], at_min = {self.at_min})"
 
 
 @dataclass(frozen=True)
@@ -89,6 +102,29 @@ class Scenario:
     events: list[Event] = field(default_factory=list)
 
 
+def _ordinal(index: int) -> str:
+    n = index + 1
+    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return f"{n}{suffix}"
+
+
+def _as_written(value: object) -> str | None:
+    """A TOML number as the user wrote it (plain decimals, not 1e-05); None if not a number."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    text = repr(value)
+    if isinstance(value, float) and "e" in text and abs(value) < 1e16:
+        text = format(Decimal(text), "f")
+    return text
+
+
+def _event_where(index: int, raw: object, field: str = "") -> str:
+    """events[2].field (3rd [[events]], at_min = 30): the key and the table in the file."""
+    at_min = _as_written(raw.get("at_min")) if isinstance(raw, dict) else None
+    table = f"{_ordinal(index)} [[events]]" + (f", at_min = {at_min}" if at_min else "")
+    return f"events[{index}]{'.' + field if field else ''} ({table})"
+
+
 def _exact(value: float) -> Fraction:
     # The decimal the user wrote (TOML floats round-trip through repr), not the binary float.
     return Fraction(repr(value))
@@ -98,28 +134,74 @@ def _describe(ml_h: float | None, dose: int | None, conc: int | None) -> str:
     return f"{ml_h:g} mL/h" if ml_h is not None else f"{dose} ug/24 h at {conc} ug/mL"
 
 
-def _rate(where: str, ml_h: float | None, dose: int | None, conc: int | None) -> tuple[int, int]:
-    key = f"{where}.rate_ml_per_h" if ml_h is not None else f"{where}.dose_ug_per_24h"
-    try:
-        if ml_h is not None:
-            f = _exact(ml_h)
-            return core_rate.from_ml_per_h(f.numerator, f.denominator)
-        if conc is None:
-            raise core_rate.RateError("a dose needs program.concentration_ug_per_ml")
-        return core_rate.from_dose(dose, conc)
-    except core_rate.RateError as e:
-        raise ScenarioError(f"{key}: {e}") from None
+def _rate(ml_h: float | None, dose: int | None, conc: int | None) -> tuple[int, int]:
+    """The rate in nL/h; core_rate.RateError says why not (the caller names the key)."""
+    if ml_h is not None:
+        f = _exact(ml_h)
+        return core_rate.from_ml_per_h(f.numerator, f.denominator)
+    if conc is None:
+        raise core_rate.RateError("a dose needs program.concentration_ug_per_ml")
+    return core_rate.from_dose(dose, conc)
 
 
-def _first_error(err: ValidationError) -> str:
+def _rate_key(ml_h: float | None) -> str:
+    return "rate_ml_per_h" if ml_h is not None else "dose_ug_per_24h"
+
+
+def _first_error(err: ValidationError, raw: dict[str, object]) -> str:
     e = err.errors()[0]
-    loc = ".".join(str(p) for p in e["loc"])
+    path = list(e["loc"])
     msg = e["msg"].removeprefix("Value error, ")
     if e["type"] == "extra_forbidden":
         msg = "unknown key"
     elif e["type"] == "missing":
         msg = "missing key"
+    if len(path) >= 2 and path[0] == "events" and isinstance(path[1], int):
+        events = raw.get("events")
+        table = events[path[1]] if isinstance(events, list) else None
+        loc = _event_where(path[1], table, ".".join(str(p) for p in path[2:]))
+    else:
+        loc = ".".join(str(p) for p in path)
     return f"{loc}: {msg}" if loc else msg
+
+
+# What each event needs of the pump's state, as far as it is known before the run, and the
+# state it leaves (None: unchanged). Whatever only the run can tell (the syringe emptied
+# first) the emulator reports as "not applied" in the summary.
+_EVENT_STATES: dict[str, tuple[frozenset[str], str | None]] = {
+    "pause": (frozenset({"running"}), "paused"),
+    "resume": (frozenset({"paused"}), "running"),
+    "rate": (frozenset({"running", "paused"}), None),
+    "stop": (frozenset({"running", "paused"}), "stopped"),
+}
+_VERB = {"rate": "change the rate"}
+
+
+def _check_sequence(events: list[Event], duration_us: int, duration_h: str) -> None:
+    """Refuse events the run could never apply: the pump starts running at time 0."""
+    state, stop = "running", None
+    for ev in events:  # in time order; events at the same time in file order
+        verb = _VERB.get(ev.action, ev.action)
+        if ev.at_us >= duration_us:
+            raise ScenarioError(
+                f"{ev.name}: at or after the end of the run "
+                f"(run.duration_h = {duration_h}, {_minutes(duration_us)} min)"
+            )
+        if stop is not None:
+            raise ScenarioError(
+                f"{ev.name}: cannot {verb} after the stop at {stop.key} (at_min = {stop.at_min})"
+            )
+        allowed, after = _EVENT_STATES[ev.action]
+        if state not in allowed:
+            raise ScenarioError(f"{ev.name}: cannot {verb} while {state}")
+        state = after or state
+        if state == "stopped":
+            stop = ev
+
+
+def _minutes(us: int) -> str:
+    m = Fraction(us, 60_000_000)
+    return str(m) if m.denominator == 1 else f"{float(m):g}"
 
 
 def parse(text: str, name: str = "scenario") -> Scenario:
@@ -130,7 +212,7 @@ def parse(text: str, name: str = "scenario") -> Scenario:
     try:
         sc = _Scenario.model_validate(raw)
     except ValidationError as e:
-        raise ScenarioError(_first_error(e)) from None
+        raise ScenarioError(_first_error(e, raw)) from None
     try:
         board = boards.load(sc.pump.board)
     except ValueError as e:
@@ -142,20 +224,46 @@ def parse(text: str, name: str = "scenario") -> Scenario:
     fill_nl = int(_exact(sc.pump.fill_ml) * 1_000_000)
     if fill_nl > syr[3] * 1000:
         raise ScenarioError(f"pump.fill_ml: more than the syringe's usable {syr[3] / 1000} mL")
+    drive = mechanics.Drive(board.lead_um, board.full_steps_per_rev, board.microsteps)
+    vol = mechanics.nl_per_step(mechanics.Syringe(sc.pump.syringe), drive)
+    if mechanics.steps_for_nl(fill_nl, vol) <= 0:  # the controller refuses an empty syringe
+        raise ScenarioError(
+            f"pump.fill_ml: {_as_written(sc.pump.fill_ml)} mL is less than one microstep of "
+            f"this syringe ({vol[0] / vol[1]:.3f} nL)"
+        )
     p = sc.program
     conc = p.concentration_ug_per_ml
-    rate = _rate("program", p.rate_ml_per_h, p.dose_ug_per_24h, conc)
+    try:
+        rate = _rate(p.rate_ml_per_h, p.dose_ug_per_24h, conc)
+    except core_rate.RateError as e:
+        raise ScenarioError(f"program.{_rate_key(p.rate_ml_per_h)}: {e}") from None
     events = []
-    for i, ev in enumerate(sorted(sc.events, key=lambda e: e.at_min)):
+    raw_events = raw.get("events", [])
+    for i, ev in enumerate(sc.events):  # file order: the first bad table is the one named
         new_rate = None
         text = ev.action
+        given = [k for k in ("rate_ml_per_h", "dose_ug_per_24h") if getattr(ev, k) is not None]
         if ev.action == "rate":
-            if (ev.rate_ml_per_h is None) == (ev.dose_ug_per_24h is None):
-                raise ScenarioError(f"events.{i}: a rate event needs one of rate or dose")
-            new_rate = _rate(f"events.{i}", ev.rate_ml_per_h, ev.dose_ug_per_24h, conc)
+            if len(given) != 1:
+                raise ScenarioError(
+                    f"{_event_where(i, raw_events[i])}: "
+                    "needs one of rate_ml_per_h and dose_ug_per_24h"
+                )
+            try:
+                new_rate = _rate(ev.rate_ml_per_h, ev.dose_ug_per_24h, conc)
+            except core_rate.RateError as e:
+                where = _event_where(i, raw_events[i], _rate_key(ev.rate_ml_per_h))
+                raise ScenarioError(f"{where}: {e}") from None
             text = "rate " + _describe(ev.rate_ml_per_h, ev.dose_ug_per_24h, conc)
+        elif given:
+            where = _event_where(i, raw_events[i], given[0])
+            raise ScenarioError(f"{where}: only a rate event takes a rate or a dose")
         at_us = int(_exact(ev.at_min) * 60_000_000)
-        events.append(Event(at_us, ev.action, new_rate, text))
+        at_min = _as_written(raw_events[i]["at_min"]) or repr(ev.at_min)
+        events.append(Event(at_us, ev.action, new_rate, text, i, at_min))
+    events.sort(key=lambda e: e.at_us)  # stable: events at the same time stay in file order
+    duration_us = int(_exact(sc.run.duration_h) * 3_600_000_000)
+    _check_sequence(events, duration_us, _as_written(raw["run"]["duration_h"]) or "")
     return Scenario(
         name=name,
         board=board,
@@ -163,7 +271,7 @@ def parse(text: str, name: str = "scenario") -> Scenario:
         fill_nl=fill_nl,
         rate=rate,
         program_text=_describe(p.rate_ml_per_h, p.dose_ug_per_24h, conc),
-        duration_us=int(_exact(sc.run.duration_h) * 3_600_000_000),
+        duration_us=duration_us,
         start_tick=sc.run.start_tick,
         events=events,
     )

@@ -357,7 +357,7 @@ export class Board {
 
   /** Replaces the chip with a fresh one (fresh RAM and peripherals) on the same flash. */
   reboot() {
-    const { dropPending, flash } = this.rebootPending;
+    const { reason, dropPending, flash } = this.rebootPending;
     this.rebootPending = null;
     if (this.pending) {
       this.pending.alarm.cancel();
@@ -374,6 +374,14 @@ export class Board {
       log.clear();
     }
     this.makeChip(flash || old.flash);
+    if (reason === 'watchdog') {
+      // A watchdog reset keeps the watchdog's scratch registers and says why it happened
+      // (RP2040 datasheet, 4.7); a power cut or the RUN pin clears them.
+      const was = old.peripherals[WATCHDOG];
+      const now = this.chip.peripherals[WATCHDOG];
+      now.scratchData.set(was.scratchData);
+      now.reason = was.reason;
+    }
     this.resets++;
   }
 

@@ -89,21 +89,27 @@ export class BridgeLogger {
 const SM_SHIFTCTRL = 0x0d0 - 0x0c8; // offset within a state machine's register block
 const FJOIN = (1 << 30) | (1 << 31);
 
+const FJOIN_TX = 1 << 30;
+const FJOIN_RX = 1 << 31;
+
 /**
- * PIO: on the chip, changing a state machine's FJOIN bits clears its FIFOs, and that is how
- * pico-sdk's pio_sm_clear_fifos() (called by every StateMachine.init) works. Stock
- * rp2040js keeps the old words, so a re-initialised machine would run stale data.
+ * PIO FIFO joins. On the chip, changing a state machine's FJOIN bits clears its FIFOs, and
+ * that is how pico-sdk's pio_sm_clear_fifos() (called by every StateMachine.init) works;
+ * FJOIN_TX gives the TX FIFO all 8 words and leaves no RX FIFO (FJOIN_RX the other way).
+ * Stock rp2040js keeps the old words and ignores the join (always 4 + 4).
  */
 export function fixFifoJoinClear(chip) {
   for (const pio of chip.pio) {
     for (const sm of pio.machines) {
       const write = sm.writeUint32.bind(sm);
+      const Fifo = sm.txFIFO.constructor;
       sm.writeUint32 = (offset, value) => {
         const before = sm.shiftCtrl;
         write(offset, value);
         if (offset === SM_SHIFTCTRL && ((before ^ sm.shiftCtrl) & FJOIN) !== 0) {
-          sm.txFIFO.reset();
-          sm.rxFIFO.reset();
+          const join = sm.shiftCtrl & FJOIN;
+          sm.txFIFO = new Fifo(join & FJOIN_TX ? 8 : join ? 0 : 4);
+          sm.rxFIFO = new Fifo(join & FJOIN_RX ? 8 : join ? 0 : 4);
         }
       };
     }

@@ -18,8 +18,12 @@ class FakeStepper:
         self.enabled = False
         self.running = False
         self.starved = False
+        self.late = False  # the PIO's TX-stall flag: a step could not go out on time
         self._t = 0  # elapsed µs of the current batch's progress anchor
         self._in_batch = 0  # steps of the head batch already issued
+
+    def enable(self, on):
+        self.enabled = on
 
     def room(self):
         return _RING - len(self.batches)
@@ -85,3 +89,19 @@ class SimClock:
 
     def ticks(self):
         return ticks_add(self.start, self.elapsed % (1 << 30))
+
+
+class FakeRetained:
+    """The watchdog scratch registers: kept across a soft or watchdog reset, not a power cut."""
+
+    def __init__(self):
+        self.words = None
+
+    def read(self):
+        return self.words
+
+    def load(self, vol_num, vol_den):
+        self._vol = (vol_num, vol_den)
+
+    def save(self, code, steps):
+        self.words = (code, steps) + self._vol

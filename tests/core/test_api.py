@@ -1,4 +1,4 @@
-from fakestepper import FakeStepper, SimClock
+from fakestepper import FakeRetained, FakeStepper, SimClock
 from harness import NEAR_WRAP, Oracle, raises
 from pump import api
 from pump import controller as ctl
@@ -115,3 +115,106 @@ def test_a_second_syringe_starts_from_zero():
     s = p.status()
     assert s["state"] == "stopped" and s["syringe"] == "bd-plastipak-20ml"
     assert s["steps"] == st.pulses - first > 0
+
+
+def test_stop_is_never_refused():
+    p, st, clock = _pump()
+    for _ in range(2):
+        p.stop()  # idle, then stopped: accepted, motor off
+        assert p.status()["state"] == "idle" and not st.enabled and not st.running
+
+
+def test_stop_after_the_executor_fell_behind_says_so():
+    p, st, clock = _pump()
+    p.rate("5")
+    p.start()
+    _run(p, st, 2)
+    clock.elapsed += SECOND  # the executor issued nothing for a second (a stalled PIO)
+    st._t += SECOND
+    p.stop()
+    s = p.status()
+    assert s["state"] == "stopped" and ctl.ALARM_LATE in s["alarms"]
+    assert not st.enabled and not st.running
+
+
+def test_a_rate_change_on_a_late_executor_faults_safely():
+    p, st, clock = _pump()
+    p.rate("5")
+    p.start()
+    _run(p, st, 2)
+    clock.elapsed += SECOND
+    st._t += SECOND
+    raises(ctl.PumpFault, p.rate, "20")
+    s = p.status()
+    assert s["state"] == "stopped" and ctl.ALARM_LATE in s["alarms"]
+    assert not st.enabled and not st.running
+    p.stop()  # and stop still works
+
+
+def test_the_late_flag_stops_the_motor():
+    p, st, clock = _pump()
+    p.rate("5")
+    p.start()
+    _run(p, st, 1)
+    st.late = True  # the PIO stalled on an empty FIFO
+    assert p.service() is True
+    s = p.status()
+    assert s["state"] == "stopped" and s["alarms"] == [api.ALARM_LATE]
+    assert not st.enabled and not st.running
+
+
+def test_an_executor_ahead_of_its_plan_stops_the_motor():
+    p, st, clock = _pump()
+    p.rate("5")
+    p.start()
+    _run(p, st, 3)
+    st.last_tick = clock.ticks() + 5000  # claims a step 5 ms in the future: a fast clock
+    p.service()
+    s = p.status()
+    assert s["state"] == "stopped" and s["alarms"] == [api.ALARM_EARLY]
+    assert not st.enabled
+
+
+def test_an_exception_in_the_service_step_stops_the_motor_first():
+    p, st, clock = _pump()
+    p.rate("5")
+    p.start()
+    _run(p, st, 3)
+
+    def broken(max_count=64):
+        raise ZeroDivisionError("bug")
+
+    p._ctl.next_batch = broken
+    st.advance(SECOND)  # room in the ring: the service step plans more
+    assert p.service() is False  # the board does not feed its watchdog for this step
+    s = p.status()
+    assert s["state"] == "stopped" and s["alarms"] == [api.ALARM_SOFTWARE]
+    assert "ZeroDivisionError" in s["alarm_text"][api.ALARM_SOFTWARE]
+    assert not st.enabled and not st.running
+    assert p.service() is True  # safe and alarmed: the service step is healthy again
+
+
+def test_a_reset_mid_infusion_comes_back_stopped_and_alarmed():
+    clock = SimClock(NEAR_WRAP)
+    kept = FakeRetained()
+    st = FakeStepper(clock)
+    p = api.Pump(MECH, st, clock.ticks, "bd-plastipak-10ml", "5", kept)
+    p.rate("5")
+    p.start()
+    _run(p, st, 30)
+    delivered = p.status()["delivered_ul"]
+    # A soft reset: RAM is gone, the pins keep their state, the scratch registers survive.
+    st2 = FakeStepper(clock)
+    st2.enabled = True
+    p2 = api.Pump(MECH, st2, clock.ticks, "bd-plastipak-10ml", "10", kept, "a soft reset")
+    s = p2.status()
+    assert s["state"] == "stopped" and s["alarms"] == [api.ALARM_INTERRUPTED]
+    text = s["alarm_text"][api.ALARM_INTERRUPTED]
+    assert "a soft reset" in text and delivered in text
+    assert not st2.enabled and not st2.running
+    raises(ctl.TransitionError, p2.start)  # no automatic or one-command restart
+    p2.load("bd-plastipak-10ml", "5")  # a new program clears the alarm
+    assert p2.status()["alarms"] == []
+    # An idle pump reset is not an interruption.
+    p3 = api.Pump(MECH, FakeStepper(clock), clock.ticks, "bd-plastipak-10ml", "5", kept)
+    assert p3.status()["alarms"] == []

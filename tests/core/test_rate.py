@@ -38,3 +38,26 @@ def test_parse_decimal_without_floats():
     for bad in ("", ".", "1.2.3", "-1", "1e3", "abc"):
         raises(rate.RateError, rate.parse_decimal, bad)
     raises(rate.RateError, rate.parse_decimal, 0.136)
+
+
+def test_out_of_range_message_shows_the_exact_value_and_the_side():
+    # 0.0099999 once read "0.0100 mL/h, outside 0.01-100 mL/h": rounding hid why.
+    e = raises(rate.RateError, rate.from_ml_per_h, *rate.parse_decimal("0.0099999"))
+    assert "0.0099999 mL/h" in str(e) and "below" in str(e), str(e)
+    e = raises(rate.RateError, rate.from_ml_per_h, *rate.parse_decimal("100.00001"))
+    assert "100.00001 mL/h" in str(e) and "above" in str(e), str(e)
+    e = raises(rate.RateError, rate.from_ml_per_h, 0)
+    assert "0 mL/h" in str(e) and "below" in str(e), str(e)
+    # A dose that is not a terminating decimal: digits enough to see it, then "...".
+    e = raises(rate.RateError, rate.from_dose, 1, 10000)  # 0.000004166... mL/h
+    assert "0.0000041666" in str(e) and "..." in str(e) and "below" in str(e), str(e)
+
+
+def test_parse_decimal_says_what_it_wanted():
+    e = raises(rate.RateError, rate.parse_decimal, 5, "fill in mL", "5")
+    assert "give the fill in mL as a decimal string, e.g. '5'" in str(e), str(e)
+    assert "rate" not in str(e)
+    e = raises(rate.RateError, rate.parse_decimal, "abc", "fill in mL", "5")
+    assert "fill in mL" in str(e) and "rate" not in str(e), str(e)
+    e = raises(rate.RateError, rate.parse_decimal, 0.136)  # the default is still the rate
+    assert "give the rate as a decimal string, e.g. '0.136'" in str(e), str(e)
