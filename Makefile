@@ -75,11 +75,23 @@ hil-virtual: $(VENV)/.stamp bootrom vboard-deps
 	$(PY) -m pytest -q -rs hil --target virtual
 
 PORT ?= /dev/ttyACM0
-# Iterate without reflashing: modules on the board's flash shadow the frozen ones.
+# Iterate without reflashing: modules on the board's flash shadow the frozen ones, once the
+# board resets after the copy. Not with mpremote's `+ reset`: it queues machine.reset() 100 ms
+# ahead and disconnects; a USB Pico resets on its own, but the virtual board's clock halts when
+# its client leaves, so it never resets (the next client's Ctrl-C even cancels the reset). Nor
+# `+ soft-reset`: a soft reset from the raw REPL skips main.py (ports/rp2/main.c), and mpremote
+# hides what the board prints while it boots. So: a soft reset from the friendly REPL, as
+# Ctrl-D at `mpremote repl` (hil/dut.py soft-reset), connected until the prompt is back; it
+# prints the boot output and fails on a traceback or without "pump ready". That works on both
+# boards: the RP2040's USB CDC link survives a soft reset (machine.reset() re-enumerates it, so
+# nothing could wait on the port), and a connected client keeps the virtual board's clock
+# running. A soft reset stops PIO, DMA and soft timers and clears the heap and sys.modules, so
+# the pump is rebuilt from the copies.
 deploy: $(VENV)/.stamp
 	rm -rf .cache/deploy && mkdir -p .cache/deploy && cp -r firmware/pump firmware/drivers .cache/deploy/
 	find .cache/deploy -name __pycache__ -prune -exec rm -rf {} +
-	cd .cache/deploy && $(CURDIR)/$(VENV)/bin/mpremote connect $(PORT) cp -r pump drivers : + reset
+	cd .cache/deploy && $(CURDIR)/$(VENV)/bin/mpremote connect $(PORT) cp -r pump drivers :
+	$(PY) hil/dut.py soft-reset $(PORT) --expect "pump ready on"
 
 hil: $(VENV)/.stamp
 	$(PY) -m pytest -q -rs hil --target serial --port $(PORT) --board pico

@@ -10,7 +10,7 @@ import os
 from collections.abc import Iterator
 
 import pytest
-from dut import DUT
+from dut import DUT, DUTSilent, DUTUnreachable
 from rig import VirtualRig
 
 from pumphost import boards
@@ -56,23 +56,40 @@ def vboard(target: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Vi
         vb.start()
     except VBoardError as e:
         pytest.fail(f"virtual board did not start: {e}")
-    vb.run_ns(1_000_000_000)  # boot, main.py, REPL
+    vb.run_ns(1_000_000_000)  # boot, _boot.py (the pump), REPL
     yield vb
     vb.close()
 
 
 @pytest.fixture(scope="session")
 def dut(request: pytest.FixtureRequest, target: str, vboard: VirtualBoard | None) -> DUT:
+    """The board's REPL, probed once: pytest caches a skip or failure here for the session, so
+    a board that is not there costs one quick probe, not a timeout per test."""
     if target == "virtual":
         assert vboard is not None
-        return DUT(vboard.url)
+        board = DUT(vboard.url)
+        try:
+            board.probe()
+        except (DUTUnreachable, DUTSilent) as e:
+            pytest.fail(f"the virtual board's REPL does not answer: {e}", pytrace=False)
+        return board
     port = request.config.getoption("--port") or "/dev/ttyACM0"
     if not port.startswith("socket://") and not os.path.exists(port):
         pytest.skip(
             f"SKIPPED LOUDLY: no serial board at {port} on this machine; "
             "plug a Pico in and pass --port, or use --target virtual"
         )
-    return DUT(port)
+    board = DUT(port)
+    try:
+        board.probe()
+    except DUTUnreachable as e:
+        pytest.skip(
+            f"SKIPPED LOUDLY: {e}; start the board (`pumpctl vboard start`) or pass its --port, "
+            "or use --target virtual"
+        )
+    except DUTSilent as e:  # something is there, but not a MicroPython REPL that answers
+        pytest.fail(str(e), pytrace=False)
+    return board
 
 
 @pytest.fixture(scope="session")
@@ -93,14 +110,17 @@ def _rig_capabilities(request: pytest.FixtureRequest) -> None:
             )
 
 
+STOP_IF_MOVING = "if pump.status()['state'] in ('running', 'paused'):\n    pump.stop()\n"
+
+
 @pytest.fixture
-def pump(dut: DUT) -> DUT:
-    """The board with a fresh, idle pump and a full 10 mL syringe loaded."""
-    dut.exec(
-        "if pump.status()['state'] in ('running', 'paused'):\n    pump.stop()\n"
-        "pump.load('bd-plastipak-10ml', '10')"
-    )
-    return dut
+def pump(dut: DUT) -> Iterator[DUT]:
+    """The board with a fresh, idle pump and a full 10 mL syringe loaded. Every test that
+    starts the pump uses this fixture: it stops the pump again after the test, passed or
+    failed, so a failed test never leaves it running into the next test or the next run."""
+    dut.exec(STOP_IF_MOVING + "pump.load('bd-plastipak-10ml', '10')")
+    yield dut
+    dut.exec(STOP_IF_MOVING)
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:

@@ -4,28 +4,27 @@ The planner and controller half is the shared core test `test_step_path_does_not
 which test_boot.py runs on the board; this file locks the heap around the live PIO path.
 """
 
+import pytest
 from dut import DUT
 from rig import VirtualRig
 
 
-def test_running_pump_under_heap_lock(dut: DUT, rig: VirtualRig) -> None:
+@pytest.mark.rig("pins", "time")
+def test_running_pump_under_heap_lock(pump: DUT, rig: VirtualRig) -> None:
     """PIO IRQs and the soft-timer service keep stepping with the heap locked."""
-    dut.exec(
-        "if pump.status()['state'] in ('running', 'paused'):\n    pump.stop()\n"
-        "pump.load('bd-plastipak-10ml', '10')\npump.rate('50')\npump.start()"
-    )
-    before = dut.eval("pump.status()['steps']")
+    pump.exec("pump.rate('50')\npump.start()")  # the `pump` fixture stops it, pass or fail
+    before = pump.eval("pump.status()['steps']")
     t = rig.now_ns()
-    out = dut.exec(
+    out = pump.exec(
         "import micropython, time\n"
         "micropython.heap_lock()\n"
         "try:\n    time.sleep_ms(1500)\nfinally:\n    micropython.heap_unlock()\n"
         "print('unlocked')"
     )
     assert out.strip() == "unlocked", out  # no MemoryError from an IRQ or the timer
-    after = dut.eval("pump.status()")
+    after = pump.eval("pump.status()")
     pulses = len(rig.step_times(t))
     assert after["state"] == "running" and after["alarms"] == []
     assert after["steps"] - before > 400  # 50 mL/h is ~336 steps/s
     assert pulses > 400
-    dut.exec("pump.stop()")
+    pump.exec("pump.stop()")

@@ -13,12 +13,12 @@ def test_files_on_flash_survive_a_power_cut(dut: DUT, rig: VirtualRig) -> None:
 
 
 @pytest.mark.rig("power", "pins")
-def test_power_cut_mid_infusion_leaves_the_motor_off(dut: DUT, rig: VirtualRig) -> None:
-    dut.exec("pump.rate('5')\npump.start()")
+def test_power_cut_mid_infusion_leaves_the_motor_off(pump: DUT, rig: VirtualRig) -> None:
+    pump.exec("pump.rate('5')\npump.start()")  # the `pump` fixture stops it if the cut fails
     rig.run_s(0.5)
     assert rig.level("en") == 0
     rig.power_cycle()
-    assert dut.eval("pump.status()['state']") == "idle"
+    assert pump.eval("pump.status()['state']") == "idle"
     assert rig.level("en") == 1
     t = rig.now_ns()
     rig.run_s(1)

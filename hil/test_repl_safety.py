@@ -4,7 +4,7 @@ import pytest
 from dut import DUT
 from rig import VirtualRig
 
-# rp2.asm_pio clears the REPL's globals while it assembles: main.py's service timer must
+# rp2.asm_pio clears the REPL's globals while it assembles: boardapp's service timer must
 # not look anything up there. Assemble a program many times while the pump runs.
 ASSEMBLE_IN_A_LOOP = """
 import rp2, time

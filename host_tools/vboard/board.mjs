@@ -101,7 +101,14 @@ export class Board {
     this.uart = chip.uart[this.uartIndex];
     this.uart.onByte = (b) => this.out.push(b);
     chip.onBreak = (code) => this.onBreak(code);
-    chip.peripherals[WATCHDOG].onWatchdogTrigger = () => this.requestReboot('watchdog');
+    const watchdog = chip.peripherals[WATCHDOG];
+    watchdog.onWatchdogTrigger = () => {
+      // The reset stops the watchdog. Stock rp2040js would re-arm its periodic alarm at the
+      // counter's 0 for 0 ns later, firing forever inside one clock tick.
+      watchdog.alarm.enable = false;
+      watchdog.timer.enable = false;
+      this.requestReboot('watchdog');
+    };
     guardXipWrites(chip, this.logger);
     fixFifoJoinClear(chip);
     for (let pin = 0; pin < NUM_PINS; pin++) {
