@@ -69,6 +69,11 @@ def waves(request: pytest.FixtureRequest) -> Iterator[tuple[VirtualBoard, int]]:
     # a board of its own: the waves must not disturb the suite's shared board
     with VirtualBoard(DEFAULT_IMAGE, port=0, fresh=True) as board:
         mpremote(board, SQUARE_WAVES)
+        # The board runs on after mpremote disconnects until it has handled every byte sent
+        # (soft reset, _boot.py, the raw REPL's exit): count only once it has halted.
+        deadline = time.monotonic() + 30
+        while board.request("status")["running"] and time.monotonic() < deadline:
+            time.sleep(0.05)
         board.clear()
         t0 = board.now_ns()
         board.run_ns(20 * MS)

@@ -301,3 +301,47 @@ def test_help_promises_only_what_exists() -> None:
     assert "log" not in proc.stdout.lower()
     for cmd in ("sim", "vboard"):
         assert cmd in proc.stdout
+
+
+FAULTS = SCENARIOS / "faults"
+
+
+def test_a_stall_that_makes_a_step_late_stops_with_step_late() -> None:
+    proc = _pumpctl("sim", "--json", str(FAULTS / "step-stall-100ml-h.toml"))
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(proc.stdout)
+    assert out["state"] == "stopped" and out["alarms"] == ["step_late"]
+    # Stopped at the end of the stall: 10 min 0.3 s of programme, less what the stall held.
+    assert out["programmed_ul"] == pytest.approx(100_000 * 600.3 / 3600, abs=0.01)
+    held_ul = 100_000 * 0.3 / 3600  # what the stall kept back: never over-delivered
+    assert 0 < out["programmed_ul"] - out["delivered_ul"] <= held_ul + out["nl_per_step"] / 1000
+
+
+def test_a_stall_between_two_slow_steps_goes_unnoticed(tmp_path: Path) -> None:
+    # At 0.136 mL/h a step is due about every 1.1 s: a 1 ms stall right after the start
+    # delays nothing, so nothing is raised and delivery stays exact.
+    text = GOOD + '\n[[events]]\nat_min = 0\naction = "stall"\nduration_ms = 1\n'
+    path = tmp_path / "short-stall.toml"
+    path.write_text(text)
+    res = Emulator(scenario.load(path)).run()
+    assert res.state == "running" and res.alarms == []
+    assert Fraction(0) <= res.programmed_nl - res.delivered_nl < res.nl_per_step
+
+
+@pytest.mark.parametrize(
+    "event,msg",
+    [
+        ('action = "stall"', "events[0].duration_ms (1st [[events]], at_min = 1): a stall needs"),
+        (
+            'action = "pause"\nduration_ms = 5',
+            "events[0].duration_ms (1st [[events]], at_min = 1): only a stall takes",
+        ),
+        ('action = "stall"\nduration_ms = 0', "events[0].duration_ms"),
+    ],
+)
+def test_bad_stall_events_name_the_key(tmp_path: Path, event: str, msg: str) -> None:
+    path = tmp_path / "bad-stall.toml"
+    path.write_text(GOOD + f"\n[[events]]\nat_min = 1\n{event}\n")
+    proc = _pumpctl("sim", str(path))
+    assert proc.returncode == 2 and msg in proc.stderr, proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1

@@ -129,7 +129,7 @@ class PIOStepper:
     @property
     def late(self):
         """The state machine stalled on an empty FIFO: a step went out late."""
-        return bool(mem32[self._fdebug] & self._stall_bit)
+        return mem32[self._fdebug] & self._stall_bit
 
     # --- filling the ring (service step, never in an IRQ) ---
 
@@ -249,8 +249,11 @@ class PIOStepper:
         self._feed()
 
     def feed(self):
-        """Make queued steps visible to the state machine and top up its FIFO."""
+        """Make queued steps visible to the state machine and top up its FIFO. The IRQ does
+        the same at every entry's end: with nothing new to feed, this has nothing to do."""
         self._close()
+        if self._done < self._tail and (self._head == self._tail or self._sm.tx_fifo() >= _FIFO):
+            return
         state = disable_irq()
         try:
             self._collect()

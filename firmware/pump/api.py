@@ -45,6 +45,7 @@ class Pump:
         self._stepper = stepper
         self._clock = clock
         self._retained = retained
+        self._saved_state, self._saved_n = None, -1  # last written: write on changes only
         self.alarm_text = {}  # alarm -> what happened, for status()
         before = retained.read() if retained is not None else None
         stepper.enable(False)  # whatever a reset left on the pins: no holding torque, no steps
@@ -192,9 +193,11 @@ class Pump:
             self._save()
 
     def _save(self):
-        r = self._retained
-        if r is not None:
-            r.save(_CODES[self._ctl.state], self._ctl.delivered)
+        r, c = self._retained, self._ctl
+        # Compared field by field: a tuple would allocate, and the service step must not.
+        if r is not None and (c.state != self._saved_state or c.delivered != self._saved_n):
+            self._saved_state, self._saved_n = c.state, c.delivered
+            r.save(_CODES[c.state], c.delivered)
 
     # --- the step pipeline ---
 

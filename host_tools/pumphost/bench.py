@@ -74,5 +74,8 @@ def on_virtual_pico(steps: int = 3000) -> None:
 
 
 if __name__ == "__main__":
+    from pumphost import bench_stall
+
     main()
     on_virtual_pico()
+    bench_stall.main()

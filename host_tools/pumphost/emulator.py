@@ -15,6 +15,7 @@ from pumphost.simhal import SimStepper, VirtualClock
 paths.use_firmware_core()
 from pump import controller as ctl  # noqa: E402
 from pump import mechanics  # noqa: E402
+from pump.api import ALARM_LATE  # noqa: E402
 
 _US_PER_H = 3_600_000_000
 
@@ -116,6 +117,9 @@ class Emulator:
         elif ev.action == "stop":
             pump.stop(now)
             self._oracle_rate(t, None)
+        elif ev.action == "stall":
+            self._stall(ev.stall_us)
+            return None
         else:
             assert ev.rate is not None
             pump.set_rate(ev.rate, now)
@@ -125,6 +129,31 @@ class Emulator:
         self._batch_left = 0  # a new segment replaces whatever was planned
         self.stepper.enabled = pump.state == ctl.RUNNING
         return None
+
+    def _stall(self, stall_us: int) -> None:
+        """The executor issues nothing for stall_us (on the Pico: a stall longer than the
+        PIO FIFO's reserve). If a step fell due meanwhile it went out late, and the board's
+        next service step, at the end of the stall, sees the PIO's TX-stall flag and stops
+        the pump with a step_late alarm, as pump.api does."""
+        pump = self.pump
+        t = self.clock.elapsed_us
+        if pump.state != ctl.RUNNING:
+            self.clock.advance_to(t + stall_us)
+            return
+        if self._batch_left == 0:
+            batch = pump.next_batch()
+            if batch is not None:
+                self._batch_left, self._interval = batch
+        due = self._last_step_us + self._interval if self._batch_left else None
+        if due is None or due >= t + stall_us:
+            # Nothing was due: the stall went unnoticed and costs nothing.
+            self._run_until(t + stall_us)
+            return
+        self.clock.advance_to(t + stall_us)
+        pump.fault(self.clock.ticks(), ALARM_LATE)
+        self._oracle_rate(t + stall_us, None)
+        self._batch_left = 0
+        self.stepper.enabled = False
 
     def run(self, progress: Callable[[int], None] | None = None) -> Result:
         sc, pump = self.sc, self.pump

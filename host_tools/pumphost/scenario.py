@@ -50,9 +50,10 @@ class _Program(BaseModel):
 class _Event(BaseModel):
     model_config = _STRICT
     at_min: Annotated[float, Field(ge=0)]
-    action: Literal["pause", "resume", "rate", "stop"]
+    action: Literal["pause", "resume", "rate", "stop", "stall"]
     rate_ml_per_h: Positive | None = None
     dose_ug_per_24h: PositiveInt | None = None
+    duration_ms: Annotated[int, Field(gt=0, le=3_600_000)] | None = None
 
 
 class _Run(BaseModel):
@@ -78,6 +79,7 @@ class Event:
     text: str  # as the user wrote it, for summaries
     index: int = 0  # place among the file's [[events]] tables, counted from 0
     at_min: str = "0"  # as the user wrote it
+    stall_us: int = 0  # a "stall": how long the step executor issues nothing
 
     @property
     def key(self) -> str:
@@ -173,6 +175,8 @@ _EVENT_STATES: dict[str, tuple[frozenset[str], str | None]] = {
     "resume": (frozenset({"paused"}), "running"),
     "rate": (frozenset({"running", "paused"}), None),
     "stop": (frozenset({"running", "paused"}), "stopped"),
+    # A fault injected into the step executor: the run tells whether a step came late.
+    "stall": (frozenset({"running", "paused"}), None),
 }
 _VERB = {"rate": "change the rate"}
 
@@ -258,9 +262,16 @@ def parse(text: str, name: str = "scenario") -> Scenario:
         elif given:
             where = _event_where(i, raw_events[i], given[0])
             raise ScenarioError(f"{where}: only a rate event takes a rate or a dose")
+        if (ev.action == "stall") != (ev.duration_ms is not None):
+            where = _event_where(i, raw_events[i], "duration_ms")
+            need = "a stall needs" if ev.action == "stall" else "only a stall takes"
+            raise ScenarioError(f"{where}: {need} duration_ms")
+        if ev.duration_ms is not None:
+            text = f"stall of the step executor for {ev.duration_ms} ms"
         at_us = int(_exact(ev.at_min) * 60_000_000)
         at_min = _as_written(raw_events[i]["at_min"]) or repr(ev.at_min)
-        events.append(Event(at_us, ev.action, new_rate, text, i, at_min))
+        stall_us = (ev.duration_ms or 0) * 1000
+        events.append(Event(at_us, ev.action, new_rate, text, i, at_min, stall_us))
     events.sort(key=lambda e: e.at_us)  # stable: events at the same time stay in file order
     duration_us = int(_exact(sc.run.duration_h) * 3_600_000_000)
     _check_sequence(events, duration_us, _as_written(raw["run"]["duration_h"]) or "")

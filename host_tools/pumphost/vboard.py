@@ -147,7 +147,9 @@ class VirtualBoard:
                 self._proc.kill()
                 self._proc.wait()
                 raise VBoardError(self._last_error() or "the bridge did not start in time")
-        self._ctl = socket.create_connection((self.host, self.control_port), timeout=30)
+        # A `run` replies when simulated time got there: with the pump stepping that takes
+        # seconds of wall time per simulated minute, more on a loaded machine.
+        self._ctl = socket.create_connection((self.host, self.control_port), timeout=300)
         self._ctl_file = self._ctl.makefile("rwb")
         return self
 
