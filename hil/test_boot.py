@@ -32,7 +32,8 @@ def test_heap_free_after_boot(dut: DUT, report: list[str]) -> None:
 
 
 @pytest.mark.parametrize(
-    "mod", ["test_ticks", "test_rate", "test_mechanics", "test_limbs", "test_controller"]
+    "mod",
+    ["test_ticks", "test_rate", "test_mechanics", "test_limbs", "test_controller", "test_alarms"],
 )
 def test_shared_core_tests_pass_on_the_rp2(dut: DUT, mod: str) -> None:
     """The same core tests as on CPython and the unix port, on 31-bit ints and 2**30 ticks."""

@@ -6,8 +6,9 @@
 # Safety rules kept here: stop is never refused; anything that goes wrong after the motor
 # was touched ends with the motor halted, EN off and the controller stopped with an alarm.
 
+from pump import alarms as alarm_mod
 from pump import controller as ctl
-from pump import mechanics
+from pump import events, mechanics
 from pump import rate as rates
 from pump.planner import StepPlanner
 from pump.ticks import ticks_diff
@@ -38,6 +39,7 @@ class Pump:
         fill_ml="10",
         retained=None,
         cause="power_on",
+        log=None,
     ):
         self._drive = mechanics.Drive(
             mech["lead_um"], mech["full_steps_per_rev"], mech["microsteps"]
@@ -46,7 +48,8 @@ class Pump:
         self._clock = clock
         self._retained = retained
         self._saved_state, self._saved_n = None, -1  # last written: write on changes only
-        self.alarm_text = {}  # alarm -> what happened, for status()
+        self.log = log if log is not None else events.EventLog()  # kept across syringes
+        self._alarms = alarm_mod.AlarmManager(self.log)
         before = retained.read() if retained is not None else None
         stepper.enable(False)  # whatever a reset left on the pins: no holding torque, no steps
         self.load(syringe, fill_ml)
@@ -58,9 +61,10 @@ class Pump:
         # so the user must load and program again (which clears the alarm).
         _, steps, vol_num, vol_den = before
         self._ctl.fault(self._clock(), ALARM_INTERRUPTED)
-        self.alarm_text[ALARM_INTERRUPTED] = (
+        self._alarm_text(
+            ALARM_INTERRUPTED,
             "delivery interrupted by %s after at least %s uL (%d steps); load and program "
-            "again to continue" % (cause, _ul_str(steps * vol_num, vol_den), steps)
+            "again to continue" % (cause, _ul_str(steps * vol_num, vol_den), steps),
         )
         self._save()
 
@@ -77,10 +81,11 @@ class Pump:
         if not 0 < fill_nl <= syr.usable_ul * 1000:
             raise ValueError("fill must be above 0 and at most %d uL" % syr.usable_ul)
         vol = mechanics.nl_per_step(syr, self._drive)
-        self._ctl = ctl.Controller(vol, mechanics.steps_for_nl(fill_nl, vol))
+        self._ctl = ctl.Controller(vol, mechanics.steps_for_nl(fill_nl, vol), self.log)
+        self._mirrored = 0  # how many of this controller's alarms the manager has
+        self._alarms.clear(self._clock())  # a new syringe and program: what had to happen
         self.syringe = syr
         self.fill_nl = fill_nl
-        self.alarm_text = {}
         self._reported = self._stepper.steps_done  # the driver's count runs on across loads
         if self._retained is not None:
             self._retained.load(vol[0], vol[1])
@@ -156,10 +161,27 @@ class Pump:
             "steps": c.delivered,
             "delivered_ul": _ul_str(*nl),
             "remaining_ul": _ul_str(self.fill_nl * nl[1] - nl[0], nl[1]),
-            "alarms": list(c.alarms),
-            "alarm_text": dict(self.alarm_text),
-            "log_records": c.log.count,
+            "alarms": [a.kind for a in self._alarms.active()],
+            "alarm_text": {a.kind: a.text for a in self._alarms.active() if a.text},
+            "log_records": self.log.count,
         }
+
+    def alarms(self):
+        """Active and recently cleared alarms, oldest first, with priority and what must
+        happen before delivery can restart."""
+        return [a.as_dict() for a in self._alarms.history]
+
+    def ack(self):
+        """Acknowledge the active alarms: they stay until cleared, but stop sounding."""
+        return self._alarms.acknowledge(self._clock())
+
+    def silence(self):
+        """Silence the sounding alarms for 2 minutes (IEC 60601-2-24: at most 2 min)."""
+        self._alarms.silence(self._clock())
+
+    def sounding(self):
+        """Priority the buzzer and LED show now: 3 high, 2 medium, 1 low, 0 quiet."""
+        return self._alarms.sounding(self._clock())
 
     # --- safety ---
 
@@ -188,12 +210,21 @@ class Pump:
         finally:
             self._stepper.enable(False)
             self._ctl.fault(now, alarm)
-            if text:
-                self.alarm_text[alarm] = text
             self._save()
+            if text:
+                self._alarm_text(alarm, text)
+
+    def _alarm_text(self, kind, text):
+        self._alarms.raise_(self._clock(), kind, text)
 
     def _save(self):
-        r, c = self._retained, self._ctl
+        c = self._ctl
+        if len(c.alarms) != self._mirrored:  # new alarms from the controller: latch them
+            now = self._clock()
+            for kind in c.alarms[self._mirrored :]:
+                self._alarms.raise_(now, kind)
+            self._mirrored = len(c.alarms)
+        r = self._retained
         # Compared field by field: a tuple would allocate, and the service step must not.
         if r is not None and (c.state != self._saved_state or c.delivered != self._saved_n):
             self._saved_state, self._saved_n = c.state, c.delivered

@@ -114,9 +114,10 @@ class Controller:
         self.log.add(now, events.STOP, self.delivered)
 
     def _alarm(self, now, alarm):
+        # The alarm manager (pump.alarms) records and sounds it; this list is what stopped
+        # this program.
         if alarm not in self.alarms:
             self.alarms.append(alarm)
-        self.log.add(now, events.ALARM, len(self.alarms))
 
     def _checked(self, now, rate):
         """A segment change while running; an executor outside the plan faults the pump."""
@@ -167,7 +168,6 @@ class Controller:
             self.state = COMPLETE
             self.alarms.append(ALARM_EMPTY)
             self.log.add(last_step_tick, events.COMPLETE, self.delivered)
-            self.log.add(last_step_tick, events.ALARM, 1)
 
     def delivered_nl(self):
         """Delivered volume as an exact fraction (num, den) of nL."""

@@ -1,0 +1,148 @@
+# Alarm manager, after IEC 60601-1-8: priorities, latching, acknowledge, silence for at most
+# 2 minutes, and what must happen before delivery can restart. Pure logic: time is passed in
+# (ticks in us), the event record is handed in, and the buzzer/LED pattern is asked for.
+from micropython import const
+
+from pump import events
+from pump.ticks import ticks_diff
+
+HIGH = const(3)
+MEDIUM = const(2)
+LOW = const(1)
+PRIORITY_NAMES = {HIGH: "high", MEDIUM: "medium", LOW: "low"}
+
+# Record codes in the event log (a: the alarm's kind code, b: one of these).
+RAISED = const(1)
+ACKNOWLEDGED = const(2)
+SILENCED = const(3)
+CLEARED = const(4)
+
+SILENCE_US = const(120000000)  # IEC 60601-2-24 and the GIP requirements: at most 2 min
+
+# kind: (code in the record, priority, what must happen before delivery can restart)
+KINDS = {
+    "reservoir_empty": (1, HIGH, "load a new syringe"),
+    "step_underrun": (2, HIGH, "check the pump, then load and program again"),
+    "step_late": (3, HIGH, "check the pump, then load and program again"),
+    "step_early": (4, HIGH, "service the pump: its step clock runs fast"),
+    "software_fault": (5, HIGH, "service the pump, then load and program again"),
+    "delivery_interrupted": (6, HIGH, "check what was delivered, then load and program again"),
+    "occlusion": (7, HIGH, "clear the line, then resume"),
+    "syringe_removed": (8, HIGH, "seat the syringe, then load and program again"),
+    "sensor_fault": (9, HIGH, "service the force sensor"),
+    "near_empty": (10, MEDIUM, "prepare a new syringe"),
+}
+
+# Buzzer and LED per priority: (pulses per burst, burst period ms, LED flash period ms).
+# IEC 60601-1-8: high = fast red flashing and 10-pulse bursts; medium = slow yellow flashing
+# and 3-pulse bursts; low = steady yellow and 1-2 pulses.
+PATTERNS = {HIGH: (10, 5000, 500), MEDIUM: (3, 15000, 1600), LOW: (1, 30000, 0)}
+
+
+class AlarmError(ValueError):
+    pass
+
+
+class Alarm:
+    def __init__(self, kind, now, text):
+        self.kind = kind
+        self.code, self.priority, self.restart = KINDS[kind]
+        self.raised = now
+        self.text = text
+        self.acknowledged = False
+        self.cleared = None  # tick when cleared, None while active
+
+    def as_dict(self):
+        return {
+            "kind": self.kind,
+            "priority": PRIORITY_NAMES[self.priority],
+            "acknowledged": self.acknowledged,
+            "active": self.cleared is None,
+            "text": self.text,
+            "to_restart": self.restart,
+        }
+
+
+class AlarmManager:
+    def __init__(self, log, keep=16):
+        self._log = log
+        self._keep = keep
+        self.history = []  # newest last, at most `keep` cleared ones
+        self._silenced_at = None
+
+    def active(self):
+        return [a for a in self.history if a.cleared is None]
+
+    def raise_(self, now, kind, text=""):
+        """Latch an alarm of `kind` (once: a second raise of an active one is the same alarm).
+        Returns the alarm."""
+        if kind not in KINDS:
+            raise AlarmError("unknown alarm %r" % kind)
+        for a in self.history:
+            if a.kind == kind and a.cleared is None:
+                if text:
+                    a.text = text
+                return a
+        a = Alarm(kind, now, text)
+        self.history.append(a)
+        self._silenced_at = None  # a new alarm always sounds
+        self._log.add(now, events.ALARM, a.code, RAISED)
+        self._trim()
+        return a
+
+    def acknowledge(self, now):
+        """The user saw the alarms: they stay latched until cleared, but stop sounding."""
+        n = 0
+        for a in self.active():
+            if not a.acknowledged:
+                a.acknowledged = True
+                self._log.add(now, events.ALARM, a.code, ACKNOWLEDGED)
+                n += 1
+        if not n:
+            raise AlarmError("no alarm to acknowledge")
+        return n
+
+    def silence(self, now):
+        """Audio off for at most 2 minutes; then it sounds again while unacknowledged."""
+        sounding = [a for a in self.active() if not a.acknowledged]
+        if not sounding:
+            raise AlarmError("no alarm is sounding")
+        self._silenced_at = now
+        for a in sounding:
+            self._log.add(now, events.ALARM, a.code, SILENCED)
+
+    def clear(self, now, kind=None):
+        """The condition is gone and the user restarted (or loaded) the pump: clear `kind`,
+        or every active alarm."""
+        for a in self.active():
+            if kind is None or a.kind == kind:
+                a.cleared = now
+                self._log.add(now, events.ALARM, a.code, CLEARED)
+        self._trim()
+
+    def stops_motor(self):
+        for a in self.history:
+            if a.cleared is None and a.priority == HIGH:
+                return True
+        return False
+
+    def sounding(self, now):
+        """Priority of the pattern the buzzer plays now (0: quiet)."""
+        if self._silenced_at is not None:
+            if ticks_diff(now, self._silenced_at) < SILENCE_US:
+                return 0
+            self._silenced_at = None
+        top = 0
+        for a in self.history:
+            if a.cleared is None and not a.acknowledged and a.priority > top:
+                top = a.priority
+        return top
+
+    def _trim(self):
+        while len(self.history) > self._keep:
+            for i, a in enumerate(self.history):
+                if a.cleared is not None:
+                    del self.history[i]
+                    break
+            else:
+                return
