@@ -311,9 +311,10 @@ def test_a_stall_that_makes_a_step_late_stops_with_step_late() -> None:
     assert proc.returncode == 0, proc.stderr
     out = json.loads(proc.stdout)
     assert out["state"] == "stopped" and out["alarms"] == ["step_late"]
-    # Stopped at the end of the stall: 10 min 0.3 s of programme, less what the stall held.
-    assert out["programmed_ul"] == pytest.approx(100_000 * 600.3 / 3600, abs=0.01)
-    held_ul = 100_000 * 0.3 / 3600  # what the stall kept back: never over-delivered
+    # Stopped by the first service step after the stall (the board's 20 ms grid): 600.32 s
+    # of programme, less what the stall and that service step's wait held back.
+    assert out["programmed_ul"] == pytest.approx(100_000 * 600.32 / 3600, abs=0.01)
+    held_ul = 100_000 * 0.32 / 3600  # never over-delivered
     assert 0 < out["programmed_ul"] - out["delivered_ul"] <= held_ul + out["nl_per_step"] / 1000
 
 

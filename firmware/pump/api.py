@@ -99,6 +99,19 @@ class Pump:
         """Set a dose: pump.dose(1632, 500) is 1,632 ug/24 h at 500 ug/mL."""
         self._set(rates.from_dose(ug_per_24h, ug_per_ml))
 
+    def set_rate_nl_h(self, num, den=1):
+        """Set the rate as an exact fraction of nL/h (the host tools' exact rates)."""
+        self._set(rates.from_ml_per_h(num, den * 1000000))
+
+    @property
+    def state(self):
+        return self._ctl.state
+
+    @property
+    def program_rate(self):
+        """The programmed rate as an exact (num, den) nL/h, or None."""
+        return self._ctl.rate
+
     def _set(self, r):
         c = self._ctl
         if c.state != ctl.RUNNING:

@@ -1,7 +1,11 @@
-"""Event-driven emulator: the firmware's control core, unchanged, on simulated hardware.
+"""Event-driven emulator: the firmware's application, `pump.api.Pump`, unchanged, on simulated
+hardware (pumphost.simhal), with the service step at the board's 20 ms cadence.
 
-Time jumps from batch to batch (and to scenario events); nothing iterates per microsecond.
-An independent exact oracle (Fractions, no planner code) computes the programmed volume.
+Time jumps from event to event: a batch's last step, the service step due after it, a
+scenario event. A service step at which nothing changed since the one before (no batch
+finished, no command) cannot act, so it is skipped; every other one runs on the board's
+20 ms grid. Nothing iterates per microsecond. An independent exact oracle (Fractions, no
+planner code) computes the programmed volume.
 """
 
 from collections.abc import Callable
@@ -13,11 +17,15 @@ from pumphost.scenario import Event, Scenario
 from pumphost.simhal import SimStepper, VirtualClock
 
 paths.use_firmware_core()
+from pump import (
+    api,  # noqa: E402
+    mechanics,  # noqa: E402
+)
 from pump import controller as ctl  # noqa: E402
-from pump import mechanics  # noqa: E402
-from pump.api import ALARM_LATE  # noqa: E402
+from pump import rate as core_rate  # noqa: E402
 
 _US_PER_H = 3_600_000_000
+SERVICE_US = 20_000  # firmware/boardapp.py: SERVICE_MS
 
 
 @dataclass
@@ -53,16 +61,19 @@ class Result:
 class Emulator:
     def __init__(self, sc: Scenario) -> None:
         self.sc = sc
-        drive = mechanics.Drive(sc.board.lead_um, sc.board.full_steps_per_rev, sc.board.microsteps)
+        b = sc.board
+        mech = {
+            "lead_um": b.lead_um,
+            "full_steps_per_rev": b.full_steps_per_rev,
+            "microsteps": b.microsteps,
+        }
+        drive = mechanics.Drive(b.lead_um, b.full_steps_per_rev, b.microsteps)
         self.syringe = mechanics.Syringe(sc.syringe_id)
         self.vol = mechanics.nl_per_step(self.syringe, drive)
-        capacity = mechanics.steps_for_nl(sc.fill_nl, self.vol)
         self.clock = VirtualClock(sc.start_tick)
-        self.stepper = SimStepper((drive.lead_um, drive.steps_per_rev))
-        self.pump = ctl.Controller(self.vol, capacity)
-        self._last_step_us = 0
-        self._batch_left = 0  # steps of the current batch not yet due
-        self._interval = 0
+        self.stepper = SimStepper(self.clock, (drive.lead_um, drive.steps_per_rev))
+        fill_ml = "%d.%06d" % divmod(sc.fill_nl, 1_000_000)  # exact: whole nL
+        self.pump = api.Pump(mech, self.stepper, self.clock.ticks, sc.syringe_id, fill_ml)
         # Oracle: exact programmed volume, integrated from the rate actually in force.
         self._programmed = Fraction(0)
         self._rate = Fraction(0)
@@ -76,90 +87,62 @@ class Emulator:
         self._oracle_to(t_us)
         self._rate = Fraction(*rate) if rate else Fraction(0)
 
+    def _service(self) -> None:
+        """The board's service step, then the oracle follows what it did to the pump."""
+        was = self.pump.state
+        self.pump.service()
+        if was == ctl.RUNNING and self.pump.state != ctl.RUNNING:
+            # Complete: the program ended with the last step; a fault: at this service step.
+            done = self.pump.state == ctl.COMPLETE
+            self._oracle_rate(self.stepper.last_pulse_us if done else self.clock.elapsed_us, None)
+
     def _run_until(self, t_us: int) -> None:
-        """Execute planned steps up to and including those due at t_us."""
-        pump, clock = self.pump, self.clock
+        """Run the executor and the service steps due up to t_us."""
+        st, clock = self.stepper, self.clock
         while True:
-            if self._batch_left == 0:
-                batch = pump.next_batch()
-                if batch is None:
-                    break
-                self._batch_left, self._interval = batch
-            count, interval = self._batch_left, self._interval
-            n = min(count, (t_us - self._last_step_us) // interval)
-            if n > 0:
-                self._last_step_us += n * interval
-                self._batch_left -= n
-                self.stepper.pulse(n)
-                pump.executed(n, clock.ticks_at(self._last_step_us))
-            if self._batch_left:
+            done = st.next_done_us()
+            if done is None or done > t_us:
                 break
-        if pump.state == ctl.COMPLETE and self.stepper.enabled:
-            self.stepper.enabled = False
-            self._oracle_rate(self._last_step_us, None)
+            service = -(-done // SERVICE_US) * SERVICE_US  # the first service step after it
+            if service > t_us:
+                break
+            st.run_to(service)
+            clock.advance_to(service)
+            self._service()
+        st.run_to(t_us)
         clock.advance_to(t_us)
 
     def _apply(self, ev: Event) -> str | None:
         """Apply one event now; return why it was not applied, or None. The scenario refused
         every sequence it could know to be impossible; what is left is known only now."""
-        now = self.clock.ticks()
         t = self.clock.elapsed_us
         pump = self.pump
         if pump.state in (ctl.COMPLETE, ctl.STOPPED):
-            alarms = f" ({', '.join(pump.alarms)})" if pump.alarms else ""
-            return f"the pump was already {pump.state}{alarms}"
+            alarms = pump.status()["alarms"]
+            why = f" ({', '.join(alarms)})" if alarms else ""
+            return f"the pump was already {pump.state}{why}"
         if ev.action == "pause":
-            pump.pause(now)
+            pump.pause()
             self._oracle_rate(t, None)
         elif ev.action == "resume":
-            pump.resume(now)
-            self._oracle_rate(t, pump.rate)
+            pump.resume()
+            self._oracle_rate(t, pump.program_rate)
         elif ev.action == "stop":
-            pump.stop(now)
+            pump.stop()
             self._oracle_rate(t, None)
         elif ev.action == "stall":
-            self._stall(ev.stall_us)
-            return None
+            self.stepper.stall(ev.stall_us)
         else:
             assert ev.rate is not None
-            pump.set_rate(ev.rate, now)
+            pump.set_rate_nl_h(*ev.rate)
             if pump.state == ctl.RUNNING:
                 self._oracle_rate(t, ev.rate)
-        self._last_step_us = t
-        self._batch_left = 0  # a new segment replaces whatever was planned
-        self.stepper.enabled = pump.state == ctl.RUNNING
         return None
-
-    def _stall(self, stall_us: int) -> None:
-        """The executor issues nothing for stall_us (on the Pico: a stall longer than the
-        PIO FIFO's reserve). If a step fell due meanwhile it went out late, and the board's
-        next service step, at the end of the stall, sees the PIO's TX-stall flag and stops
-        the pump with a step_late alarm, as pump.api does."""
-        pump = self.pump
-        t = self.clock.elapsed_us
-        if pump.state != ctl.RUNNING:
-            self.clock.advance_to(t + stall_us)
-            return
-        if self._batch_left == 0:
-            batch = pump.next_batch()
-            if batch is not None:
-                self._batch_left, self._interval = batch
-        due = self._last_step_us + self._interval if self._batch_left else None
-        if due is None or due >= t + stall_us:
-            # Nothing was due: the stall went unnoticed and costs nothing.
-            self._run_until(t + stall_us)
-            return
-        self.clock.advance_to(t + stall_us)
-        pump.fault(self.clock.ticks(), ALARM_LATE)
-        self._oracle_rate(t + stall_us, None)
-        self._batch_left = 0
-        self.stepper.enabled = False
 
     def run(self, progress: Callable[[int], None] | None = None) -> Result:
         sc, pump = self.sc, self.pump
-        pump.set_rate(sc.rate, self.clock.ticks())
-        pump.start(self.clock.ticks())
-        self.stepper.enabled = True
+        pump.set_rate_nl_h(*sc.rate)
+        pump.start()
         self._oracle_rate(0, sc.rate)
         # Events not applied, with why: the summary shows them (never skipped silently).
         self.not_applied: list[tuple[Event, str]] = []
@@ -169,23 +152,24 @@ class Emulator:
             self._run_reporting(ev.at_us, step_us, progress)
             try:
                 why = self._apply(ev)
-            except ctl.TransitionError as e:
+            except (ctl.TransitionError, core_rate.RateError) as e:
                 raise ctl.TransitionError(f"{ev.name}: {e}") from None
             if why is not None:
                 self.not_applied.append((ev, why))
         self._run_reporting(sc.duration_us, step_us, progress)
         self._oracle_to(sc.duration_us)
         vol = Fraction(*self.vol)
-        delivered = self.stepper.steps * vol
+        delivered = self.stepper.pulses * vol
+        status = pump.status()
         return Result(
             scenario=sc.name,
             duration_s=sc.duration_us / 1e6,
             programmed_nl=self._programmed,
             delivered_nl=delivered,
-            steps=self.stepper.steps,
-            state=pump.state,
-            alarms=list(pump.alarms),
-            log_records=pump.log.count,
+            steps=self.stepper.pulses,
+            state=status["state"],
+            alarms=status["alarms"],
+            log_records=status["log_records"],
             nl_per_step=vol,
             remaining_nl=Fraction(sc.fill_nl) - delivered,
             plunger_mm=self.stepper.plunger_um() / 1000,

@@ -1,9 +1,15 @@
-"""Simulated hardware for the emulator: a wrapping tick clock and a counting stepper."""
+"""Simulated hardware for the emulator: a wrapping tick clock and a step executor with the
+PIO driver's interface (firmware/drivers/pio_stepper.py), so the emulator runs the same
+`pump.api.Pump` as the board."""
+
+from collections import deque
 
 from pumphost import paths
 
 paths.use_firmware_core()
 from pump.ticks import ticks_add  # noqa: E402
+
+_RING = 64  # batches queued ahead, as many as the service step keeps the PIO supplied with
 
 
 class VirtualClock:
@@ -26,17 +32,102 @@ class VirtualClock:
 
 
 class SimStepper:
-    """Counts microsteps and tracks the plunger. Forward only: reverse delivery is impossible."""
+    """Executes queued (count, interval) batches in simulated time. As on the PIO, a batch
+    counts in `steps_done`/`last_tick` once its last step is out, a halt adds the steps of
+    the interrupted batch, and `late` is the TX-stall flag. Forward only: reverse delivery is
+    impossible."""
 
-    def __init__(self, um_per_step: tuple[int, int]) -> None:
-        self.steps = 0
-        self.enabled = False
+    def __init__(self, clock: VirtualClock, um_per_step: tuple[int, int]) -> None:
+        self.clock = clock
         self._um = um_per_step  # plunger travel per microstep as (num, den) µm
+        self.batches: deque[list[int]] = deque()
+        self.steps_done = 0
+        self.last_tick = 0
+        self.pulses = 0  # what a logic analyser on STEP would count
+        self.last_pulse_us = 0
+        self.enabled = False
+        self.running = False
+        self.starved = False
+        self.late = False
+        self._t = 0  # elapsed µs of the head batch's last issued step (or segment start)
+        self._in_batch = 0
 
-    def pulse(self, count: int) -> None:
-        if not self.enabled:
-            raise RuntimeError("step pulses with the driver disabled")
-        self.steps += count
+    # --- the driver interface pump.api uses ---
+
+    def enable(self, on: bool) -> None:
+        self.enabled = on
+
+    def room(self) -> int:
+        return _RING - len(self.batches)
+
+    def queue(self, count: int, interval: int) -> None:
+        if self.room() <= 0:
+            raise RuntimeError("step ring overflow")
+        self.batches.append([count, interval])
+
+    def feed(self) -> None:
+        pass
+
+    def start(self) -> int:
+        self.enabled = self.running = True
+        self.starved = self.late = False
+        self._t = self.clock.elapsed_us
+        self._in_batch = 0
+        self.last_tick = self.clock.ticks()
+        return self.last_tick
+
+    def halt(self, keep_enabled: bool = False) -> int:
+        self.run_to(self.clock.elapsed_us)
+        if self._in_batch:
+            self.steps_done += self._in_batch
+            self.last_tick = ticks_add(self.last_tick, self._in_batch * self.batches[0][1])
+        self.batches.clear()
+        self._in_batch = 0
+        self.running = False
+        self.enabled = keep_enabled
+        return self.clock.ticks()
+
+    # --- simulated time ---
+
+    def next_done_us(self) -> int | None:
+        """Elapsed µs at which the head batch's last step goes out, if running."""
+        if not (self.running and self.batches):
+            return None
+        count, iv = self.batches[0]
+        return self._t + (count - self._in_batch) * iv
+
+    def run_to(self, until_us: int) -> None:
+        """Issue every step due by `until_us`."""
+        while self.running and self.batches:
+            count, iv = self.batches[0]
+            n = min(count - self._in_batch, (until_us - self._t) // iv)
+            if n > 0:
+                if not self.enabled:
+                    raise RuntimeError("step pulses with the driver disabled")
+                self._t += n * iv
+                self._in_batch += n
+                self.pulses += n
+                self.last_pulse_us = self._t
+            if self._in_batch < count:
+                return
+            self.batches.popleft()
+            self._in_batch = 0
+            self.steps_done += count
+            self.last_tick = ticks_add(self.last_tick, count * iv)
+            if not self.batches:
+                self.starved = True
+
+    def stall(self, stall_us: int) -> None:
+        """Nothing steps for stall_us from now (a stall longer than the PIO FIFO's reserve);
+        a step that fell due meanwhile goes out late and sets the TX-stall flag."""
+        now = self.clock.elapsed_us
+        self.run_to(now)
+        if self.running and self.batches:
+            due = self._t + self.batches[0][1]
+            if due < now + stall_us:
+                self.late = True
+                self._t += now + stall_us - due  # every later step shifts with it
+        self.clock.advance_to(now + stall_us)
 
     def plunger_um(self) -> float:
-        return self.steps * self._um[0] / self._um[1]
+        return self.pulses * self._um[0] / self._um[1]
