@@ -17,10 +17,7 @@ from pumphost.scenario import Event, Scenario
 from pumphost.simhal import SimStepper, VirtualClock
 
 paths.use_firmware_core()
-from pump import (
-    api,  # noqa: E402
-    mechanics,  # noqa: E402
-)
+from pump import api, mechanics  # noqa: E402
 from pump import controller as ctl  # noqa: E402
 from pump import rate as core_rate  # noqa: E402
 
@@ -72,7 +69,8 @@ class Emulator:
         self.vol = mechanics.nl_per_step(self.syringe, drive)
         self.clock = VirtualClock(sc.start_tick)
         self.stepper = SimStepper(self.clock, (drive.lead_um, drive.steps_per_rev))
-        fill_ml = "%d.%06d" % divmod(sc.fill_nl, 1_000_000)  # exact: whole nL
+        whole, frac = divmod(sc.fill_nl, 1_000_000)
+        fill_ml = f"{whole}.{frac:06d}"  # exact: the fill is whole nL
         self.pump = api.Pump(mech, self.stepper, self.clock.ticks, sc.syringe_id, fill_ml)
         # Oracle: exact programmed volume, integrated from the rate actually in force.
         self._programmed = Fraction(0)
