@@ -10,6 +10,7 @@ from plan import intervals_us
 from rig import VirtualRig
 
 from pumphost import paths
+from pumphost.bench_stall import IRQS_OFF
 
 paths.use_firmware_core()
 from pump import rate as rates  # noqa: E402
@@ -23,17 +24,6 @@ with open('/stall.bin', 'wb') as f:
     f.write(bytes(8192))
 print(time.ticks_diff(time.ticks_ms(), t))
 os.remove('/stall.bin')
-"""
-
-# Interrupts off for longer than the FIFO's reserve at 100 mL/h (about 0.2 s): no IRQ and no
-# service step can refill it, exactly as during a long flash operation.
-IRQS_OFF_FOR = """
-import machine, time
-s = machine.disable_irq()
-t = time.ticks_us()
-while time.ticks_diff(time.ticks_us(), t) < {us}:
-    pass
-machine.enable_irq(s)
 """
 
 
@@ -59,7 +49,9 @@ def test_flash_writes_at_100_ml_h_delay_no_step(pump: DUT, rig: VirtualRig, repo
 def test_a_stall_beyond_the_reserve_stops_with_step_late(pump: DUT, rig: VirtualRig) -> None:
     pump.exec("pump.rate('100')\npump.start()")
     rig.run_s(0.5)
-    pump.exec(IRQS_OFF_FOR.format(us=600_000))
+    # Interrupts off for longer than the FIFO's reserve at 100 mL/h (about 0.28 s): no IRQ and
+    # no service step can refill it, exactly as during a long flash operation.
+    pump.exec(IRQS_OFF.format(us=600_000))
     rig.run_s(0.2)  # the next service steps see the stall
     status = pump.eval("pump.status()")
     assert status["state"] == "stopped" and status["alarms"] == ["step_late"], status

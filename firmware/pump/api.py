@@ -154,14 +154,7 @@ class Pump:
 
     def stop(self):
         """Never refused: the motor stops and EN goes off whatever state the pump is in."""
-        now = self._clock()
-        try:
-            if self._stepper.running:
-                now = self._halt()
-        finally:
-            self._stepper.enable(False)
-            self._ctl.stop(now)
-            self._save()
+        self._off_then(self._ctl.stop)
 
     def status(self):
         c = self._ctl
@@ -214,18 +207,22 @@ class Pump:
         self._save()
 
     def _fail(self, alarm, text=None):
-        """Motor off and EN off first, then the controller stopped with `alarm`. Never
-        refused; an exception from the driver still leaves the controller stopped."""
+        """Motor off and EN off first, then the controller stopped with `alarm`."""
+        self._off_then(self._ctl.fault, alarm)
+        if text:
+            self._alarm_text(alarm, text)
+
+    def _off_then(self, action, *args):
+        """Halt the motor and turn EN off, then `action(now, *args)` on the controller: even
+        if the driver raised, the controller ends stopped."""
         now = self._clock()
         try:
             if self._stepper.running:
                 now = self._halt()
         finally:
             self._stepper.enable(False)
-            self._ctl.fault(now, alarm)
+            action(now, *args)
             self._save()
-            if text:
-                self._alarm_text(alarm, text)
 
     def _alarm_text(self, kind, text):
         self._alarms.raise_(self._clock(), kind, text)

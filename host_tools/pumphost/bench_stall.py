@@ -20,7 +20,8 @@ RATE_ML_H = "100"
 _TARGET_RATIO = 2.0  # issue 6: the reserve holds at least twice the worst stall
 
 _START = "pump.stop()\npump.load('bd-plastipak-10ml', '10')\npump.rate('{}')\npump.start()"
-_IRQS_OFF = """
+# Interrupts off for {us} us, as a flash erase or program holds them (hil/test_stalls.py too).
+IRQS_OFF = """
 import machine, time
 s = machine.disable_irq()
 t = time.ticks_us()
@@ -71,7 +72,7 @@ class _Board:
     def late_after_irqs_off(self, ms: int) -> bool:
         self.exec(_START.format(RATE_ML_H))
         self.vb.run_ns(300_000_000)
-        self.exec(_IRQS_OFF.format(us=ms * 1000))
+        self.exec(IRQS_OFF.format(us=ms * 1000))
         self.vb.run_ns(100_000_000)
         alarms = ast.literal_eval(self.exec("print(repr(pump.status()['alarms']))"))
         self.exec("pump.stop()")
