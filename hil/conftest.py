@@ -2,6 +2,11 @@
 
 pytest hil                                   # virtual: our vpico image on rp2040js
 pytest hil --target serial --port /dev/ttyACM0 --board pico
+pytest hil --target serial --port socket://127.0.0.1:2217 --rig virtual   # `pumpctl vboard start`
+
+--rig: `auto` (default: the spawned board's own control channel on --target virtual, none on
+--target serial), `none`, `virtual` (the control channel of a board started by hand: the
+port after --port's, or `virtual=HOST:PORT`), or a bench fixture's port (issue 10).
 """
 
 from __future__ import annotations
@@ -23,6 +28,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     g.addoption("--target", choices=("virtual", "serial"), default="virtual")
     g.addoption("--port", default=None, help="serial device or socket:// URL of a real board")
     g.addoption("--board", default=None, help="board definition (default: vpico / pico)")
+    g.addoption(
+        "--rig",
+        default="auto",
+        help="auto | none | virtual[=HOST:PORT] | a bench fixture's serial port or socket URL",
+    )
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -92,9 +102,40 @@ def dut(request: pytest.FixtureRequest, target: str, vboard: VirtualBoard | None
     return board
 
 
+def _control_address(choice: str, port: str | None) -> tuple[str, int]:
+    """Where a hand-started virtual board listens for control: `virtual=HOST:PORT`, or the
+    port after its REPL's (what `pumpctl vboard start` opens)."""
+    if "=" in choice:
+        host, _, num = choice.partition("=")[2].rpartition(":")
+        return host or "127.0.0.1", int(num)
+    if not port or not port.startswith("socket://"):
+        raise pytest.UsageError("--rig virtual needs --port socket://HOST:PORT or =HOST:PORT")
+    host, _, num = port.removeprefix("socket://").rpartition(":")
+    return host, int(num) + 1
+
+
 @pytest.fixture(scope="session")
-def rig(vboard: VirtualBoard | None, board_def: boards.Board) -> VirtualRig | None:
-    return VirtualRig(vboard, board_def.pins) if vboard is not None else None
+def rig(
+    request: pytest.FixtureRequest, vboard: VirtualBoard | None, board_def: boards.Board
+) -> Iterator[VirtualRig | None]:
+    choice = str(request.config.getoption("--rig"))
+    if choice == "none":
+        yield None
+    elif choice == "auto" or (choice == "virtual" and vboard is not None):
+        yield VirtualRig(vboard, board_def.pins) if vboard is not None else None
+    elif choice.startswith("virtual"):
+        host, port = _control_address(choice, request.config.getoption("--port"))
+        try:
+            attached = VirtualBoard.attach(host, port)
+        except VBoardError as e:
+            pytest.fail(f"--rig {choice}: {e}", pytrace=False)
+        yield VirtualRig(attached, board_def.pins)
+        attached.close()
+    else:
+        pytest.skip(
+            f"SKIPPED LOUDLY: --rig {choice}: the bench fixture (a second Pico, issue 10) has "
+            "no firmware yet; use --rig virtual with a virtual board, or --rig none"
+        )
 
 
 @pytest.fixture(autouse=True)

@@ -181,9 +181,27 @@ class VirtualBoard:
         except subprocess.TimeoutExpired:
             return None
 
+    @classmethod
+    def attach(cls, host: str, control_port: int, port: int | None = None) -> VirtualBoard:
+        """The control channel of a board started elsewhere (`pumpctl vboard start`): time,
+        pins, edges and power, without owning the bridge (close() only disconnects)."""
+        vb = cls(None, host=host, port=port if port is not None else control_port - 1)
+        vb.control_port = control_port
+        try:
+            vb._ctl = socket.create_connection((host, control_port), timeout=300)
+        except OSError as e:
+            msg = f"no virtual board control channel at {host}:{control_port}: {e}"
+            raise VBoardError(msg) from None
+        vb._ctl_file = vb._ctl.makefile("rwb")
+        return vb
+
     def close(self) -> None:
         """Stops the bridge (it saves its --flash file) and waits for it."""
         if self._proc is None:
+            if self._ctl is not None:  # attached: just disconnect
+                self._ctl_file.close()
+                self._ctl.close()
+                self._ctl = self._ctl_file = None
             return
         if self.alive and self._ctl_file is not None:
             try:
@@ -335,7 +353,8 @@ def start(fresh: bool, port: int, image: Path, flash: Path) -> None:
         pid_file.write_text(f"{os.getpid()}\n")
         click.echo(board.url)
         click.echo(
-            f"control: {board.host}:{board.control_port}, flash: {flash}; Ctrl-C stops",
+            f"control: {board.host}:{board.control_port} (the HIL suite's --rig virtual), "
+            f"flash: {flash}; Ctrl-C stops",
             err=True,
         )
         while not stop.wait(0.2):
