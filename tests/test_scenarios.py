@@ -57,7 +57,11 @@ def test_every_example_is_exact_to_one_microstep(path: Path) -> None:
 def test_empty_syringe_completes_with_alarm() -> None:
     res = Emulator(scenario.load(SCENARIOS / "rate-10ml-h-24h.toml")).run()
     assert res.state == "complete"
-    assert res.alarms == ["reservoir_empty"]
+    assert res.alarm_kinds == ["near_empty", "reservoir_empty"]
+    near, empty = res.alarms
+    assert near["cleared_s"] == empty["raised_s"]  # the warning came true
+    # 30 min before the 30 mL ran out at 10 mL/h (3 h), to the second.
+    assert near["raised_s"] == pytest.approx(2.5 * 3600, abs=1)
     assert res.remaining_nl < res.nl_per_step
 
 
@@ -310,7 +314,8 @@ def test_a_stall_that_makes_a_step_late_stops_with_step_late() -> None:
     proc = _pumpctl("sim", "--json", str(FAULTS / "step-stall-100ml-h.toml"))
     assert proc.returncode == 0, proc.stderr
     out = json.loads(proc.stdout)
-    assert out["state"] == "stopped" and out["alarms"] == ["step_late"]
+    assert out["state"] == "stopped"
+    assert [a["kind"] for a in out["alarms"]] == ["near_empty", "step_late"]
     # Stopped by the first service step after the stall (the board's 20 ms grid): 600.32 s
     # of programme, less what the stall and that service step's wait held back.
     assert out["programmed_ul"] == pytest.approx(100_000 * 600.32 / 3600, abs=0.01)
@@ -346,3 +351,50 @@ def test_bad_stall_events_name_the_key(tmp_path: Path, event: str, msg: str) -> 
     proc = _pumpctl("sim", str(path))
     assert proc.returncode == 2 and msg in proc.stderr, proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1
+
+
+def _kinds(out: dict[str, object]) -> list[str]:
+    return [a["kind"] for a in out["alarms"]]  # type: ignore[index, union-attr]
+
+
+def test_an_occlusion_alarms_within_10_ul_and_stops() -> None:
+    proc = _pumpctl("sim", "--json", str(FAULTS / "occlusion-octreotide.toml"))
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(proc.stdout)
+    assert out["state"] == "paused" and _kinds(out) == ["occlusion"]
+    (alarm,) = out["alarms"]
+    assert alarm["priority"] == "high" and alarm["cleared_s"] is None
+    # Displaced after the line blocked at 2 h: what the pump pushed until the alarm.
+    displaced_ul = 136.0 * (alarm["raised_s"] - 7200) / 3600
+    assert 0 < displaced_ul <= 10
+    assert out["delivered_ul"] == pytest.approx(136.0 * alarm["raised_s"] / 3600, abs=0.1)
+    assert 0 < out["released_bolus_ul"] < 15  # no plunger back-off yet (see issue 7)
+
+
+@pytest.mark.parametrize(
+    "name,kind",
+    [("syringe-removed", "syringe_removed"), ("sensor-open", "sensor_fault")],
+)
+def test_sensor_faults_stop_the_pump_with_their_alarm(name: str, kind: str) -> None:
+    proc = _pumpctl("sim", "--json", str(FAULTS / f"{name}.toml"))
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(proc.stdout)
+    sc = scenario.load(FAULTS / f"{name}.toml")
+    (at_s, _) = sc.faults[0]
+    assert out["state"] == "stopped" and _kinds(out) == [kind]
+    assert at_s <= out["alarms"][0]["raised_s"] <= at_s + 0.2  # the next sample, at 10 Hz
+
+
+def test_a_normal_day_with_the_plant_raises_nothing() -> None:
+    text = GOOD.replace("duration_h = 24", "duration_h = 6") + "\n[plant]\nseed = 4\n"
+    res = Emulator(scenario.parse(text, "plant-normal")).run()
+    assert res.state == "running" and res.alarms == []
+    assert Fraction(0) <= res.programmed_nl - res.delivered_nl < res.nl_per_step
+
+
+def test_bad_faults_name_the_key(tmp_path: Path) -> None:
+    path = tmp_path / "bad-fault.toml"
+    path.write_text(GOOD + '\n[[fault]]\nat_h = 1\nkind = "gremlins"\n')
+    proc = _pumpctl("sim", str(path))
+    assert proc.returncode == 2 and proc.stderr.startswith("pumpctl: ")
+    assert "fault.0.kind" in proc.stderr

@@ -9,6 +9,7 @@
 from pump import alarms as alarm_mod
 from pump import controller as ctl
 from pump import events, mechanics
+from pump import occlusion as occ
 from pump import rate as rates
 from pump.planner import StepPlanner
 from pump.ticks import ticks_diff
@@ -18,6 +19,15 @@ ALARM_LATE = ctl.ALARM_LATE  # the executor could not issue a step on time
 ALARM_EARLY = "step_early"  # the executor reported steps before their planned time
 ALARM_SOFTWARE = "software_fault"  # an exception in a command or the service step
 ALARM_INTERRUPTED = "delivery_interrupted"  # a reset cut a running or paused program
+ALARM_OCCLUSION = "occlusion"
+ALARM_NEAR_EMPTY = "near_empty"
+ALARM_REMOVED = "syringe_removed"
+ALARM_SENSOR = "sensor_fault"
+
+# Compliance of syringe plus line by nominal size, nL per mmHg: what the occlusion detector
+# expects a trapped volume to do to the pressure (characterise each model on the bench).
+COMPLIANCE_NL_PER_MMHG = {10000: 350, 20000: 550, 30000: 750}
+NEAR_EMPTY_MIN = 30  # default near-empty warning: 30 min of delivery left
 
 # State codes kept across resets (see Pump.__init__ and drivers/retained.py).
 _CODES = {ctl.IDLE: 1, ctl.RUNNING: 2, ctl.PAUSED: 3, ctl.STOPPED: 4, ctl.COMPLETE: 5}
@@ -40,6 +50,9 @@ class Pump:
         retained=None,
         cause="power_on",
         log=None,
+        sensors=None,
+        ceiling="medium",
+        near_empty_min=NEAR_EMPTY_MIN,
     ):
         self._drive = mechanics.Drive(
             mech["lead_um"], mech["full_steps_per_rev"], mech["microsteps"]
@@ -47,6 +60,13 @@ class Pump:
         self._stepper = stepper
         self._clock = clock
         self._retained = retained
+        # The load cell and syringe switch, or None (a pump without them: no occlusion or
+        # removal detection). take() -> the next force sample in mN or None; fault: 0 ok,
+        # 1 no data (open), 2 saturated; present() -> the syringe switch.
+        self._sensors = sensors
+        self._ceiling = ceiling
+        self._near_min = near_empty_min
+        self._near_steps = -1  # steps left at which near-empty warns; -1: not running
         self._saved_state, self._saved_n = None, -1  # last written: write on changes only
         self.log = log if log is not None else events.EventLog()  # kept across syringes
         self._alarms = alarm_mod.AlarmManager(self.log)
@@ -86,6 +106,14 @@ class Pump:
         self._alarms.clear(self._clock())  # a new syringe and program: what had to happen
         self.syringe = syr
         self.fill_nl = fill_nl
+        self._detector = None
+        if self._sensors is not None:
+            self._detector = occ.OcclusionDetector(
+                vol,
+                syr.nl_per_mm,
+                COMPLIANCE_NL_PER_MMHG.get(syr.nominal_ul, 35 * syr.nominal_ul // 1000),
+                self._ceiling,
+            )
         self._reported = self._stepper.steps_done  # the driver's count runs on across loads
         if self._retained is not None:
             self._retained.load(vol[0], vol[1])
@@ -146,7 +174,11 @@ class Pump:
 
     def resume(self):
         now = self._clock()
+        for a in self._alarms.active():
+            if a.kind == ALARM_OCCLUSION and not a.acknowledged:
+                raise ctl.TransitionError("acknowledge the occlusion alarm first")
         self._ctl.resume(now)
+        self._alarms.clear(now, ALARM_OCCLUSION)  # the user cleared the line
         try:
             self._go(now)
         finally:
@@ -170,6 +202,7 @@ class Pump:
             "alarms": [a.kind for a in self._alarms.active()],
             "alarm_text": {a.kind: a.text for a in self._alarms.active() if a.text},
             "log_records": self.log.count,
+            "time_remaining_s": self.time_remaining_s() if c.state == ctl.RUNNING else None,
         }
 
     def alarms(self):
@@ -233,6 +266,8 @@ class Pump:
             now = self._clock()
             for kind in c.alarms[self._mirrored :]:
                 self._alarms.raise_(now, kind)
+                if kind == ctl.ALARM_EMPTY:  # the warning has come true
+                    self._alarms.clear(now, ALARM_NEAR_EMPTY)
             self._mirrored = len(c.alarms)
         r = self._retained
         # Compared field by field: a tuple would allocate, and the service step must not.
@@ -243,8 +278,16 @@ class Pump:
     # --- the step pipeline ---
 
     def _go(self, now):
+        c = self._ctl
         self._fill()
-        self._ctl.anchor(self._stepper.start())
+        c.anchor(self._stepper.start())
+        if self._detector is not None:
+            self._detector.reset(c.delivered)
+        # Near-empty: the steps in near_empty_min minutes at this rate (exact, rounded up).
+        num, den = c.rate
+        m = self._near_min * 60 * num * c.vol[1]
+        d = 3600 * den * c.vol[0]
+        self._near_steps = (m + d - 1) // d
 
     def _halt(self, keep_enabled=False):
         now = self._stepper.halt(keep_enabled)
@@ -306,5 +349,61 @@ class Pump:
             # The executor claims steps whose planned time has not come: its clock is fast.
             self._fail(ALARM_EARLY)
             return
+        if self._watch(c):
+            return
         self._fill()
         self._save()
+
+    def _watch(self, c):
+        """Near-empty, syringe removal, the load cell and occlusion, while running. True if
+        it stopped the motor."""
+        if c.capacity - c.delivered <= self._near_steps:
+            self._near_steps = -1  # once per program
+            self._alarms.raise_(self._clock(), ALARM_NEAR_EMPTY, self._remaining_text())
+        s = self._sensors
+        if s is None:
+            return False
+        if not s.present():
+            self._fail(ALARM_REMOVED, "syringe removed while running")
+            return True
+        while True:
+            force = s.take()
+            if s.fault:
+                why = "no data from the load cell" if s.fault == 1 else "load cell saturated"
+                self._fail(ALARM_SENSOR, why)
+                return True
+            if force is None:
+                return False
+            found = self._detector.feed(force, c.delivered)
+            if found:
+                self._occluded(c, found)
+                return True
+
+    def _occluded(self, c, found):
+        d = self._detector
+        left_nl = (c.capacity - c.delivered) * c.vol[0] // c.vol[1]
+        if left_nl * 10 < self.fill_nl:
+            # The stopper bottoming out at the end of the barrel: empty, not an occlusion.
+            self._fail(ctl.ALARM_EMPTY, "the stopper reached the end of the syringe")
+            return
+        what = "rate of rise" if found == occ.OCCLUSION else "pressure ceiling"
+        self._off_then(c.pause)  # paused: delivery restarts once the line is clear
+        self._alarms.raise_(
+            self._clock(),
+            ALARM_OCCLUSION,
+            "occlusion (%s): force up %d mN; clear the line, acknowledge, resume"
+            % (what, d.rise if found == occ.OCCLUSION else 0),
+        )
+
+    def _remaining_text(self):
+        return "%d min of delivery left" % (self.time_remaining_s() // 60)
+
+    def time_remaining_s(self):
+        """Seconds until the syringe is empty at the programmed rate (exact, rounded down);
+        None without a rate."""
+        c = self._ctl
+        if not c.rate:
+            return None
+        left_nl_num = (c.capacity - c.delivered) * c.vol[0]
+        # seconds = left nL * 3600 / (rate num / rate den)
+        return left_nl_num * 3600 * c.rate[1] // (c.vol[1] * c.rate[0])

@@ -32,6 +32,22 @@ def _hm(us: int) -> str:
     return f"{us // 3_600_000_000} h {us // 60_000_000 % 60:02d} min"
 
 
+def _alarms(res: Result) -> str:
+    if not res.alarms:
+        return "none"
+    parts = []
+    for a in res.alarms:
+        raised, cleared = a["raised_s"], a["cleared_s"]
+        text = f"{a['kind']} ({a['priority']}) at {_hm(int(float(raised) * 1e6))}"  # type: ignore[arg-type]
+        if cleared is not None:
+            text += f", cleared at {_hm(int(float(cleared) * 1e6))}"  # type: ignore[arg-type]
+        parts.append(text)
+    line = "; ".join(parts)
+    if res.released_bolus_ul is not None:
+        line += f"\nbolus        {res.released_bolus_ul:.2f} uL released when the line opened"
+    return line
+
+
 def _summary(res: Result, emu: Emulator) -> str:
     sc = emu.sc
     skipped = {ev.index: f": not applied, {why}" for ev, why in emu.not_applied}
@@ -49,7 +65,7 @@ def _summary(res: Result, emu: Emulator) -> str:
         f"remaining    {float(res.remaining_nl) / 1000:.3f} uL, "
         f"plunger moved {res.plunger_mm:.3f} mm",
         f"state        {res.state}",
-        f"alarms       {', '.join(res.alarms) if res.alarms else 'none'}",
+        f"alarms       {_alarms(res)}",
         f"log records  {res.log_records}",
     ]
     return "\n".join(lines)

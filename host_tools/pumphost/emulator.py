@@ -12,11 +12,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from fractions import Fraction
 
-from pumphost import paths
+from pumphost import paths, plant
 from pumphost.scenario import Event, Scenario
-from pumphost.simhal import SimStepper, VirtualClock
+from pumphost.simhal import SimSensors, SimStepper, VirtualClock
 
 paths.use_firmware_core()
+from pump import alarms as al  # noqa: E402
 from pump import api, mechanics  # noqa: E402
 from pump import controller as ctl  # noqa: E402
 from pump import rate as core_rate  # noqa: E402
@@ -33,14 +34,22 @@ class Result:
     delivered_nl: Fraction
     steps: int
     state: str
-    alarms: list[str]
+    alarms: list[dict[str, object]]  # kind, priority, raised_s, cleared_s (None: active)
     log_records: int
     nl_per_step: Fraction
     remaining_nl: Fraction
     plunger_mm: float
+    released_bolus_ul: float | None = None
+
+    @property
+    def alarm_kinds(self) -> list[str]:
+        return [str(a["kind"]) for a in self.alarms]
 
     def as_json(self) -> dict[str, object]:
-        return {
+        extra = {}
+        if self.released_bolus_ul is not None:
+            extra["released_bolus_ul"] = round(self.released_bolus_ul, 3)
+        return extra | {
             "scenario": self.scenario,
             "duration_s": self.duration_s,
             "programmed_ul": round(float(self.programmed_nl) / 1000, 4),
@@ -71,7 +80,31 @@ class Emulator:
         self.stepper = SimStepper(self.clock, (drive.lead_um, drive.steps_per_rev))
         whole, frac = divmod(sc.fill_nl, 1_000_000)
         fill_ml = f"{whole}.{frac:06d}"  # exact: the fill is whole nL
-        self.pump = api.Pump(mech, self.stepper, self.clock.ticks, sc.syringe_id, fill_ml)
+        self.sensors: SimSensors | None = None
+        if sc.plant_seed is not None:
+            stroke_mm = sc.fill_nl / self.syringe.nl_per_mm  # the stopper bottoms there
+            self.plant = plant.Plant(
+                bore_mm=self.syringe.diameter_um / 1000,
+                nominal_ml=self.syringe.nominal_ul // 1000,
+                um_per_step=drive.lead_um / drive.steps_per_rev,
+                nl_per_step=self.vol[0] / self.vol[1],
+                stroke_mm=stroke_mm,
+                seed=sc.plant_seed,
+                faults=[plant.Fault(at, kind) for at, kind in sc.faults],
+            )
+            self.sensors = SimSensors(self.plant)
+        self.pump = api.Pump(
+            mech,
+            self.stepper,
+            self.clock.ticks,
+            sc.syringe_id,
+            fill_ml,
+            sensors=self.sensors,
+            ceiling=sc.ceiling,
+        )
+        self._alarm_times: dict[int, list[float | None]] = {}  # id(alarm) -> raised, cleared
+        self._released: float | None = None
+        self._releases = sorted(at for at, kind in sc.faults if kind == "occlusion_release")
         # Oracle: exact programmed volume, integrated from the rate actually in force.
         self._programmed = Fraction(0)
         self._rate = Fraction(0)
@@ -93,9 +126,49 @@ class Emulator:
             # Complete: the program ended with the last step; a fault: at this service step.
             done = self.pump.state == ctl.COMPLETE
             self._oracle_rate(self.stepper.last_pulse_us if done else self.clock.elapsed_us, None)
+        self._track_alarms()
+
+    def _track_alarms(self) -> None:
+        """When each alarm was raised and cleared, in simulated seconds."""
+        now = self.clock.elapsed_us / 1e6
+        for a in self.pump._alarms.history:
+            times = self._alarm_times.setdefault(id(a), [now, None])
+            if a.cleared is not None and times[1] is None:
+                times[1] = now
+
+    def _sample(self, t_us: int) -> None:
+        """A load-cell sample at t_us, then the service step the board runs after it."""
+        assert self.sensors is not None
+        self.stepper.run_to(t_us)
+        self.clock.advance_to(t_us)
+        t_s = t_us / 1e6
+        if self._releases and t_s >= self._releases[0]:
+            self._releases.pop(0)
+            if self.pump.state == ctl.PAUSED and self._released is None:
+                # The line opens on a stopped pump: what is trapped above the patient's
+                # pressure flows out (the IEC 60601-2-24 bolus after an occlusion).
+                p = self.plant
+                self._released = p.trapped_ul - p.compliance * p.back_pressure(t_s)
+        self.sensors.sample(t_s, self.stepper.pulses)
+        self._service()
 
     def _run_until(self, t_us: int) -> None:
-        """Run the executor and the service steps due up to t_us."""
+        """Run the executor and the service steps due up to t_us; with a load cell, every
+        sample is an event (and the service step after it)."""
+        if self.sensors is None:
+            self._run_steps(t_us)
+            return
+        period = SimSensors.PERIOD_US
+        while True:
+            nxt = (self.clock.elapsed_us // period + 1) * period
+            if nxt > t_us:
+                break
+            self._run_steps(nxt - 1)
+            self._sample(nxt)
+        self._run_steps(t_us)
+
+    def _run_steps(self, t_us: int) -> None:
+        """Run the executor and the service steps its batches call for, up to t_us."""
         st, clock = self.stepper, self.clock
         while True:
             done = st.next_done_us()
@@ -159,6 +232,16 @@ class Emulator:
         vol = Fraction(*self.vol)
         delivered = self.stepper.pulses * vol
         status = pump.status()
+        self._track_alarms()
+        alarms = [
+            {
+                "kind": a.kind,
+                "priority": al.PRIORITY_NAMES[a.priority],
+                "raised_s": self._alarm_times[id(a)][0],
+                "cleared_s": self._alarm_times[id(a)][1],
+            }
+            for a in pump._alarms.history
+        ]
         return Result(
             scenario=sc.name,
             duration_s=sc.duration_us / 1e6,
@@ -166,11 +249,12 @@ class Emulator:
             delivered_nl=delivered,
             steps=self.stepper.pulses,
             state=status["state"],
-            alarms=status["alarms"],
+            alarms=alarms,
             log_records=status["log_records"],
             nl_per_step=vol,
             remaining_nl=Fraction(sc.fill_nl) - delivered,
             plunger_mm=self.stepper.plunger_um() / 1000,
+            released_bolus_ul=self._released,
         )
 
     def _run_reporting(

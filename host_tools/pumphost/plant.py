@@ -29,10 +29,12 @@ LINE_COMPLIANCE_UL_PER_MMHG = 0.05
 # 8 mmHg at 5 mL/h and 0.2 mmHg at 0.136 mL/h; R C is about 2 s with a 10 mL syringe.
 LINE_RESISTANCE_MMHG_PER_UL_S = 7.9e11 * 1e-9 / MMHG_PA  # mmHg per (uL/s)
 
-# Patient back-pressure in subcutaneous tissue, 0-40 mmHg, varying over tens of minutes
-# (issue 7 reference range; interstitial pressure rises during an infusion).
+# Patient back-pressure in subcutaneous tissue, 0-40 mmHg, slowly varying (issue 7 reference
+# range; no rate is given). Modelled as a 4 h cycle over the full range (posture, tissue
+# filling with the infusate): at most 0.5 mmHg per minute. Faster rises restrict the flow as
+# a partial occlusion does, and an occlusion detector should call them that.
 BACK_PRESSURE_MMHG = (0.0, 40.0)
-BACK_PRESSURE_PERIOD_S = 1800.0
+BACK_PRESSURE_PERIOD_S = 4 * 3600.0
 
 # Stopper friction of a 10 mL syringe (issue 7 reference defaults): static 4 N, dynamic 3 N,
 # +-25 % along the stroke as a smooth random profile with a correlation length of a few mm,
@@ -119,7 +121,9 @@ class Plant:
         self._drift = CELL_DRIFT_N_PER_H * rng.uniform(-1, 1) / 3600
         self.t = 0.0
         self.steps = 0
-        self.trapped_ul = 0.0  # volume pushed but not yet out: pressure = trapped / C
+        # Volume pushed but not yet out: pressure = trapped / C. A primed line connected to
+        # the patient starts at the tissue's pressure.
+        self.trapped_ul = self.compliance * self.back_pressure(0.0)
         self.moved_since_rest_mm = 0.0
         self.delivered_out_ul = 0.0
         self._occluded = False

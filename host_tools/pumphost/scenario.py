@@ -63,12 +63,33 @@ class _Run(BaseModel):
     start_tick: Annotated[int, Field(ge=0, lt=1 << 30)] = (1 << 30) - 5_000_000
 
 
+class _Plant(BaseModel):
+    model_config = _STRICT
+    seed: Annotated[int, Field(ge=0)] = 0
+    ceiling: Literal["low", "medium", "high"] = "medium"
+
+
+class _Fault(BaseModel):
+    model_config = _STRICT
+    at_h: Annotated[float, Field(ge=0)]
+    kind: Literal[
+        "occlusion",
+        "occlusion_release",
+        "partial_occlusion",
+        "syringe_removed",
+        "sensor_open",
+        "sensor_saturated",
+    ]
+
+
 class _Scenario(BaseModel):
     model_config = _STRICT
     pump: _Pump
     program: _Program
     run: _Run
     events: list[_Event] = []
+    plant: _Plant | None = None
+    fault: list[_Fault] = []
 
 
 @dataclass(frozen=True)
@@ -102,6 +123,11 @@ class Scenario:
     duration_us: int
     start_tick: int
     events: list[Event] = field(default_factory=list)
+    # With a [plant] table (or [[fault]]s): the pump has a load cell and a syringe switch,
+    # and the plant model (pumphost.plant) pushes back.
+    plant_seed: int | None = None
+    ceiling: str = "medium"
+    faults: list[tuple[float, str]] = field(default_factory=list)  # (at s, kind)
 
 
 def _ordinal(index: int) -> str:
@@ -285,6 +311,9 @@ def parse(text: str, name: str = "scenario") -> Scenario:
         duration_us=duration_us,
         start_tick=sc.run.start_tick,
         events=events,
+        plant_seed=(sc.plant.seed if sc.plant else 0) if sc.plant or sc.fault else None,
+        ceiling=sc.plant.ceiling if sc.plant else "medium",
+        faults=[(float(_exact(f.at_h) * 3600), f.kind) for f in sc.fault],
     )
 
 

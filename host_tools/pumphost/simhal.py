@@ -131,3 +131,36 @@ class SimStepper:
 
     def plunger_um(self) -> float:
         return self.pulses * self._um[0] / self._um[1]
+
+
+class SimSensors:
+    """The load cell (an HX711 at 10 samples/s) and the syringe switch, reading the plant.
+    The emulator calls sample() at each sample instant; the pump's service step take()s them,
+    as the board's driver hands over what its PIO program read."""
+
+    PERIOD_US = 100_000
+
+    def __init__(self, plant: object) -> None:
+        self.plant = plant
+        self.fault = 0
+        self._present = True
+        self._queue: deque[int | None] = deque(maxlen=16)
+
+    def sample(self, t_s: float, steps: int) -> None:
+        self.plant.advance(t_s, steps)  # type: ignore[attr-defined]
+        s = self.plant.sample()  # type: ignore[attr-defined]
+        self._present = s.syringe_present
+        self._queue.append(None if s.force_n is None else round(s.force_n * 1000))
+
+    def take(self) -> int | None:
+        if not self._queue:
+            return None
+        force = self._queue.popleft()
+        if force is None:
+            self.fault = 1  # no conversion finished: DOUT never went low
+        elif force >= 50_000:
+            self.fault = 2  # the cell's full scale
+        return force
+
+    def present(self) -> bool:
+        return self._present

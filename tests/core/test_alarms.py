@@ -76,12 +76,14 @@ def test_the_pump_reports_acknowledges_and_silences():
         st.advance(SECOND)
         p.service()
     assert p.status()["alarms"] == ["reservoir_empty"]
-    (a,) = p.alarms()
-    assert a["priority"] == "high" and a["active"] and not a["acknowledged"]
-    assert a["to_restart"] == "load a new syringe"
+    near, empty = p.alarms()  # 50 uL at 10 mL/h: under 30 min left from the start
+    assert near["kind"] == "near_empty" and near["priority"] == "medium"
+    assert not near["active"]  # the warning came true: the empty alarm replaces it
+    assert empty["priority"] == "high" and empty["active"] and not empty["acknowledged"]
+    assert empty["to_restart"] == "load a new syringe"
     assert p.sounding() == al.HIGH
     p.silence()
     assert p.sounding() == 0
-    assert p.ack() == 1 and p.alarms()[0]["acknowledged"]
+    assert p.ack() == 1 and p.alarms()[1]["acknowledged"]
     p.load("bd-plastipak-10ml", "5")  # the restart condition: a new syringe
-    assert p.status()["alarms"] == [] and p.alarms()[0]["active"] is False
+    assert p.status()["alarms"] == [] and p.alarms()[1]["active"] is False
