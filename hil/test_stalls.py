@@ -38,7 +38,8 @@ def test_flash_writes_at_100_ml_h_delay_no_step(pump: DUT, rig: VirtualRig, repo
     pump.exec("pump.stop()")
     steps = rig.step_times(t0)
     report.append(f"8 KB file written 3 times at 100 mL/h: {ms} ms each, no step late")
-    assert status["state"] == "running" and status["alarms"] == [], status
+    # 10 mL at 100 mL/h lasts 6 min: only the near-empty warning may show.
+    assert status["state"] == "running" and status["alarms"] == ["near_empty"], status
     plan = intervals_us(SYRINGE, rates.from_ml_per_h(100), len(steps))
     measured = [(b - a) // 1000 for a, b in zip(steps, steps[1:], strict=False)]
     assert measured == plan[1:]  # every step on time, to the microsecond
@@ -54,7 +55,7 @@ def test_a_stall_beyond_the_reserve_stops_with_step_late(pump: DUT, rig: Virtual
     pump.exec(IRQS_OFF.format(us=600_000))
     rig.run_s(0.2)  # the next service steps see the stall
     status = pump.eval("pump.status()")
-    assert status["state"] == "stopped" and status["alarms"] == ["step_late"], status
+    assert status["state"] == "stopped" and status["alarms"] == ["near_empty", "step_late"]
     assert rig.level("en") == 1  # EN is active low: driver off
     t = rig.now_ns()
     rig.run_s(0.5)
