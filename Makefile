@@ -13,7 +13,7 @@ BOARD ?= pico
 
 -include boards/build/build.mk
 
-.PHONY: help deploy demo test test-py test-upy mpy-check lint bench hil-virtual hil clean venv bootrom \
+.PHONY: help deploy demo test test-py test-upy mpy-check lint bench bench-alarms hil-virtual hil clean venv bootrom \
 	vboard-deps
 
 help:
@@ -37,8 +37,14 @@ $(VENV)/.stamp: host_tools/pyproject.toml host_tools/requirements.lock
 venv: $(VENV)/.stamp
 
 # --- the main job -----------------------------------------------------------------------
+DEMO := .cache/demo
 demo: $(VENV)/.stamp
-	$(PUMPCTL) sim $(SCENARIO)
+	@mkdir -p $(DEMO)
+	$(PUMPCTL) sim $(SCENARIO) --log $(DEMO)/pump.plog
+	$(PUMPCTL) logs verify $(DEMO)/pump.plog
+	$(PUMPCTL) logs report $(DEMO)/pump.plog -o $(DEMO)/report.html --drug "octreotide (demo)"
+	@echo "dose and event log: $(CURDIR)/$(DEMO)/pump.plog"
+	@echo "report:             $(CURDIR)/$(DEMO)/report.html"
 
 # --- tests ------------------------------------------------------------------------------
 test: lint test-py test-upy mpy-check hil-virtual
@@ -55,6 +61,12 @@ mpy-check: $(VENV)/.stamp
 lint: $(VENV)/.stamp
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+
+# Occlusion and empty alarms, IEC 60601-2-24 style, on the emulator and the plant model;
+# BUDGET_S bounds the false-alarm run over normal patient-days (both cores).
+BUDGET_S ?= 840
+bench-alarms: $(VENV)/.stamp
+	$(PY) -m pumphost.bench_alarms --budget-s $(BUDGET_S)
 
 bench: $(VENV)/.stamp micropython-unix bootrom vboard-deps
 	@$(MAKE) --no-print-directory firmware BOARD=vpico >/dev/null
@@ -73,6 +85,7 @@ vboard-deps: $(VENV)/.stamp
 hil-virtual: $(VENV)/.stamp bootrom vboard-deps
 	$(MAKE) --no-print-directory firmware BOARD=vpico
 	$(PY) -m pytest -q -rs hil --target virtual
+
 
 PORT ?= /dev/ttyACM0
 # Iterate without reflashing: modules on the board's flash shadow the frozen ones, once the
@@ -98,3 +111,14 @@ hil: $(VENV)/.stamp
 
 clean:
 	rm -rf $(VENV) .cache
+
+# --- the dose and event log (pump/LOG-FORMAT.md) ----------------------------------------
+.PHONY: fuzz bench-log
+
+FUZZ_CUTS ?= 10000
+fuzz: $(VENV)/.stamp
+	$(PY) -m pumphost.logs.fuzz $(FUZZ_CUTS)
+
+bench-log: $(VENV)/.stamp micropython-unix
+	$(UPY) $(UPY_FLAGS) tests/bench_log.py
+	$(PY) -m pumphost.logs.bench

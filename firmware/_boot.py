@@ -14,7 +14,9 @@ Pin(board.PINS["en"], Pin.OUT, value=1 if board.EN_ACTIVE_LOW else 0)
 import rp2  # noqa: E402
 import vfs  # noqa: E402
 
-bdev = rp2.Flash()
+# The first 640 KB only (drivers.flashlog.FS_BYTES, not imported here: modules imported before
+# the mount would shadow their deployed copies); the rest is the dose log's raw region.
+bdev = rp2.Flash(start=0, len=655360)
 try:
     fs = vfs.VfsLfs2(bdev, progsize=256)
 except OSError:

@@ -6,9 +6,11 @@
 # ran cleanly: if the service stops running, the board resets into the safe, alarmed state.
 import time
 
+import rp2
 from machine import WDT, WDT_RESET, Pin, Timer, reset_cause
 
 import board
+from drivers.flashlog import FS_BYTES, LOG_BYTES, FlashLog
 from drivers.pio_stepper import PIOStepper
 from drivers.retained import Retained
 from pump.api import Pump
@@ -33,7 +35,19 @@ stepper = PIOStepper(
     board.EN_ACTIVE_LOW,
     board.DIR_FORWARD,
 )
-pump = Pump(board.MECHANICS, stepper, time.ticks_us, retained=Retained(), cause=_reset_cause())
+# The dose and event log on its raw flash region (pump/LOG-FORMAT.md); opening it finds the
+# head after a power cut (LOG_OPEN_MS: how long that took).
+_t = time.ticks_us()
+log = FlashLog(rp2.Flash(start=FS_BYTES, len=LOG_BYTES), _t, uptime=time.ticks_ms() // 1000)
+LOG_OPEN_MS = time.ticks_diff(time.ticks_us(), _t) // 1000
+pump = Pump(
+    board.MECHANICS,
+    stepper,
+    time.ticks_us,
+    retained=Retained(),
+    cause=_reset_cause(),
+    log=log,
+)
 watchdog = WDT(timeout=WATCHDOG_MS)
 
 

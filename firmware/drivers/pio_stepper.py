@@ -86,6 +86,14 @@ def _step_program():
     jmp("have")  # 18: same cycle as the pull it skips
 
 
+# Instructions the driver runs with StateMachine.exec, assembled once here: exec() with a
+# string assembles through rp2's shared namespace, and a service step that halts inside a
+# REPL command's exec() would break the command's assembly (KeyError) and allocate.
+_EXEC_SET_LOW = rp2.asm_pio_encode("set(pins, 0)", 0)
+_EXEC_MOV_ISR_Y = rp2.asm_pio_encode("mov(isr, y)", 0)
+_EXEC_PUSH = rp2.asm_pio_encode("push(noblock)", 0)
+
+
 class PIOStepper:
     """STEP by PIO, DIR and EN by GPIO. `steps_done` and `last_tick` describe only steps the
     state machine has really issued; they are what the firmware reports as delivered."""
@@ -289,7 +297,7 @@ class PIOStepper:
         now = time.ticks_us()
         if not keep_enabled:
             self.enable(False)
-        sm.exec("set(pins, 0)")
+        sm.exec(_EXEC_SET_LOW)
         state = disable_irq()
         try:
             self._collect()
@@ -315,8 +323,8 @@ class PIOStepper:
         # them again: _feed counts on 8 words of room, and put() blocks on a full FIFO.
         joined = mem32[self._shiftctrl]
         mem32[self._shiftctrl] = joined & ~_FJOIN_TX
-        self._sm.exec("mov(isr, y)")
-        self._sm.exec("push(noblock)")
+        self._sm.exec(_EXEC_MOV_ISR_Y)
+        self._sm.exec(_EXEC_PUSH)
         y = self._sm.get()
         mem32[self._shiftctrl] = joined
         if pc == _PC_HEADER or pc == _PC_DONE:

@@ -12,7 +12,7 @@ from pump import events, mechanics
 from pump import occlusion as occ
 from pump import rate as rates
 from pump.planner import StepPlanner
-from pump.ticks import ticks_diff
+from pump.ticks import ticks_add, ticks_diff
 
 ALARM_UNDERRUN = "step_underrun"  # the step ring ran dry: the service step fell behind
 ALARM_LATE = ctl.ALARM_LATE  # the executor could not issue a step on time
@@ -28,6 +28,8 @@ ALARM_SENSOR = "sensor_fault"
 # expects a trapped volume to do to the pressure (characterise each model on the bench).
 COMPLIANCE_NL_PER_MMHG = {10000: 350, 20000: 550, 30000: 750}
 NEAR_EMPTY_MIN = 30  # default near-empty warning: 30 min of delivery left
+DELIVERED_S = 60  # a DELIVERED record every minute while running (the log's default)
+_CAUSES = {"a soft reset": events.CAUSE_SOFT, "a watchdog reset": events.CAUSE_WATCHDOG}
 
 # State codes kept across resets (see Pump.__init__ and drivers/retained.py).
 _CODES = {ctl.IDLE: 1, ctl.RUNNING: 2, ctl.PAUSED: 3, ctl.STOPPED: 4, ctl.COMPLETE: 5}
@@ -53,6 +55,7 @@ class Pump:
         sensors=None,
         ceiling="medium",
         near_empty_min=NEAR_EMPTY_MIN,
+        delivered_s=DELIVERED_S,
     ):
         self._drive = mechanics.Drive(
             mech["lead_um"], mech["full_steps_per_rev"], mech["microsteps"]
@@ -69,9 +72,22 @@ class Pump:
         self._near_steps = -1  # steps left at which near-empty warns; -1: not running
         self._saved_state, self._saved_n = None, -1  # last written: write on changes only
         self.log = log if log is not None else events.EventLog()  # kept across syringes
+        # The flash log (pump.logring) keeps its own housekeeping in the service step, and
+        # a DELIVERED record goes in every delivered_s while running; the in-RAM one has
+        # neither.
+        self._log_service = getattr(self.log, "service", None)
+        self._delivered_us = delivered_s * 1000000
+        self._delivered_due = 0  # tick of the next DELIVERED record while running
         self._alarms = alarm_mod.AlarmManager(self.log)
         before = retained.read() if retained is not None else None
         stepper.enable(False)  # whatever a reset left on the pins: no holding torque, no steps
+        interrupted = before is not None and before[0] in _INTERRUPTIBLE
+        self.log.add(
+            clock(),
+            events.BOOT,
+            _CAUSES.get(cause, events.CAUSE_POWER_ON),
+            before[1] if interrupted else -1,
+        )
         self.load(syringe, fill_ml)
         if before is not None and before[0] in _INTERRUPTIBLE:
             self._interrupted(before, cause)
@@ -117,6 +133,7 @@ class Pump:
         self._reported = self._stepper.steps_done  # the driver's count runs on across loads
         if self._retained is not None:
             self._retained.load(vol[0], vol[1])
+        self.log.add(self._clock(), events.LOAD, events.SYRINGES.get(syringe_id, 0), fill_nl)
         self._save()
 
     def rate(self, ml_per_h):
@@ -125,7 +142,23 @@ class Pump:
 
     def dose(self, ug_per_24h, ug_per_ml):
         """Set a dose: pump.dose(1632, 500) is 1,632 ug/24 h at 500 ug/mL."""
-        self._set(rates.from_dose(ug_per_24h, ug_per_ml))
+        r = rates.from_dose(ug_per_24h, ug_per_ml)  # refused here: nothing logged
+        self.log.add(self._clock(), events.PROGRAM, ug_per_24h, ug_per_ml)
+        self._set(r)
+
+    def set_clock(self, utc_s):
+        """Set the device's UTC clock (Unix seconds): logged as from/to; records keep UTC."""
+        if not isinstance(utc_s, int) or utc_s < 1577836800:
+            raise ValueError("give UTC as whole Unix seconds, 2020 or later")
+        set_utc = getattr(self.log, "set_utc", None)
+        if set_utc is None:
+            raise ValueError("this pump keeps no flash log to date")
+        set_utc(utc_s)
+
+    def log_read(self, seq, n=32):
+        """Up to n log records from sequence number seq on, as the log stores them (20-byte
+        entries); ask again from the last seq + 1: resumable and idempotent."""
+        return self.log.read(seq, n)
 
     def set_rate_nl_h(self, num, den=1):
         """Set the rate as an exact fraction of nL/h (the host tools' exact rates)."""
@@ -280,7 +313,8 @@ class Pump:
     def _go(self, now):
         c = self._ctl
         self._fill()
-        c.anchor(self._stepper.start())
+        # Before the motor runs: the service step (a timer) may run at any line from here.
+        self._delivered_due = ticks_add(now, self._delivered_us)
         if self._detector is not None:
             self._detector.reset(c.delivered)
         # Near-empty: the steps in near_empty_min minutes at this rate (exact, rounded up).
@@ -288,6 +322,7 @@ class Pump:
         m = self._near_min * 60 * num * c.vol[1]
         d = 3600 * den * c.vol[0]
         self._near_steps = (m + d - 1) // d
+        c.anchor(self._stepper.start())
 
     def _halt(self, keep_enabled=False):
         now = self._stepper.halt(keep_enabled)
@@ -321,6 +356,7 @@ class Pump:
         software_fault alarm and returns False."""
         try:
             self._service()
+            self._housekeeping(self._ctl)
         except Exception as e:  # noqa: BLE001 - any bug here must end in a safe stop
             self._fail(ALARM_SOFTWARE, "service step raised %s: %s" % (type(e).__name__, e))
             return False
@@ -353,6 +389,23 @@ class Pump:
             return
         self._fill()
         self._save()
+
+    def _housekeeping(self, c):
+        """The log's share of the service step: a DELIVERED record when due, the flash
+        log's own upkeep. A record that cannot be written now (no memory: the heap is
+        locked) is written at a later step."""
+        now = self._clock()
+        try:
+            running = c.state == ctl.RUNNING and self._stepper.running
+            if running and ticks_diff(now, self._delivered_due) >= 0:
+                vn, vd = c.vol
+                q, r = divmod(c.delivered, vd)  # nL without ints beyond 31 bits
+                self.log.add(now, events.DELIVERED, q * vn + r * vn // vd, c.delivered)
+                self._delivered_due = ticks_add(self._delivered_due, self._delivered_us)
+            if self._log_service is not None:
+                self._log_service(now)
+        except MemoryError:
+            pass
 
     def _watch(self, c):
         """Near-empty, syringe removal, the load cell and occlusion, while running. True if

@@ -1,14 +1,50 @@
-# In-RAM event record: a preallocated ring of fixed-size records. The power-cut-safe flash
-# log will persist these same records; here they only need to be counted and read back.
+# Event codes, shared by the in-RAM EventLog below and the power-cut-safe flash log
+# (pump.logring, format in pump/LOG-FORMAT.md, which says what a and b mean for each code).
+# Codes are one byte in the flash record: 0x00 and 0xFF are never used (0xFF is erased flash).
+# A code's meaning never changes once released; new codes take new numbers.
 from micropython import const
 
-START = const(1)
-PAUSE = const(2)
-RESUME = const(3)
-STOP = const(4)
-RATE = const(5)
-COMPLETE = const(6)
-ALARM = const(7)
+START = const(1)  # a, b: 0
+PAUSE = const(2)  # a, b: 0
+RESUME = const(3)  # a, b: 0
+STOP = const(4)  # a: steps delivered from the loaded syringe
+RATE = const(5)  # a/b: the new rate in nL/h, an exact fraction (num, den)
+COMPLETE = const(6)  # a: steps delivered (the syringe is empty)
+ALARM = const(7)  # a: alarm kind code (pump.alarms.KINDS), b: ALARM_RAISED ... ALARM_CLEARED
+BOOT = const(8)  # a: reset cause (CAUSE_*), b: steps delivered before the reset, or -1
+LOAD = const(9)  # a: syringe code (SYRINGES), b: fill in nL
+PROGRAM = const(10)  # a: dose ug/24 h, b: concentration ug/mL (0, 0: a plain mL/h program)
+CONFIG = const(11)  # a: setting key (CONFIG_*), b: the new value (old: the previous record)
+CLOCK = const(12)  # a: UTC before, b: UTC after (s since logrec.LOG_EPOCH; -1: not set)
+FAULT = const(13)  # a: fault code (an alarm kind code), b: detail (e.g. steps late)
+DELIVERED = const(14)  # a: nL delivered from the loaded syringe, b: its steps (cumulative)
+# Written by the flash log itself (pump.logring), never by callers:
+TIME = const(0x7E)  # time anchor: a: UTC s since LOG_EPOCH or -1, b: uptime s
+SEAL = const(0x7F)  # HMAC chain link: a, b: the first 8 bytes of the chain value
+
+# b of an ALARM record (the same numbers as pump.alarms RAISED ... CLEARED).
+ALARM_RAISED = const(1)
+ALARM_ACKNOWLEDGED = const(2)
+ALARM_SILENCED = const(3)
+ALARM_CLEARED = const(4)
+
+# a of a BOOT record.
+CAUSE_POWER_ON = const(1)  # power-up or RUN pin: nothing survived in RAM
+CAUSE_SOFT = const(2)  # soft reset (Ctrl-D, mpremote's connect-time reset)
+CAUSE_WATCHDOG = const(3)
+CAUSE_OTHER = const(4)
+
+# a of a CONFIG record.
+CONFIG_DELIVERED_S = const(1)  # seconds between DELIVERED records while running (default 60)
+
+# a of a LOAD record: the catalogue ids of pump.syringes, numbered for good.
+SYRINGES = {
+    "bd-plastipak-10ml": 1,
+    "bd-plastipak-20ml": 2,
+    "bd-plastipak-30ml": 3,
+    "bbraun-omnifix-10ml": 4,
+    "bbraun-omnifix-20ml": 5,
+}
 
 NAMES = {
     START: "start",
@@ -18,6 +54,15 @@ NAMES = {
     RATE: "rate",
     COMPLETE: "complete",
     ALARM: "alarm",
+    BOOT: "boot",
+    LOAD: "load",
+    PROGRAM: "program",
+    CONFIG: "config",
+    CLOCK: "clock",
+    FAULT: "fault",
+    DELIVERED: "delivered",
+    TIME: "time",
+    SEAL: "seal",
 }
 
 _FIELDS = const(4)  # tick, code, a, b

@@ -8,6 +8,7 @@ import click
 
 from pumphost import paths
 from pumphost.emulator import Emulator, Result
+from pumphost.logs.cli import logs
 from pumphost.scenario import ScenarioError, load
 from pumphost.vboard import vboard
 
@@ -74,11 +75,18 @@ def _summary(res: Result, emu: Emulator) -> str:
 @cli.command()
 @click.argument("scenario", type=click.Path(path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead.")
-def sim(scenario: Path, as_json: bool) -> None:
+@click.option(
+    "--log",
+    "log_path",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="Also write the pump's dose and event log (.plog), as `logs pull` gets it.",
+)
+def sim(scenario: Path, as_json: bool, log_path: Path | None) -> None:
     """Run SCENARIO.toml on the emulator and summarise the delivery."""
     try:
         sc = load(scenario)
-        emu = Emulator(sc)
+        emu = Emulator(sc, log=log_path is not None)
         show_bar = not as_json and sc.duration_us > _LONG_RUN_US and sys.stderr.isatty()
         if show_bar:
             with click.progressbar(
@@ -95,6 +103,13 @@ def sim(scenario: Path, as_json: bool) -> None:
             res = emu.run()
     except (ScenarioError, TransitionError) as e:
         _fail(f"{scenario}: {e}")
+    if log_path is not None:
+        try:
+            records = emu.save_log(log_path)
+        except OSError as e:
+            _fail(f"{log_path}: {e.strerror}")
+        if not as_json:
+            click.echo(f"log written  {log_path} ({records} records)", err=True)
     if as_json:
         out = res.as_json()
         out["events_not_applied"] = [
@@ -107,6 +122,7 @@ def sim(scenario: Path, as_json: bool) -> None:
 
 
 cli.add_command(vboard)
+cli.add_command(logs)
 
 
 def main() -> None:

@@ -11,8 +11,11 @@ planner code) computes the programmed volume.
 from collections.abc import Callable
 from dataclasses import dataclass
 from fractions import Fraction
+from pathlib import Path
 
 from pumphost import paths, plant
+from pumphost.logs import plogfile
+from pumphost.logs.nor import NorFlash
 from pumphost.scenario import Event, Scenario
 from pumphost.simhal import SimSensors, SimStepper, VirtualClock
 
@@ -21,9 +24,12 @@ from pump import alarms as al  # noqa: E402
 from pump import api, mechanics  # noqa: E402
 from pump import controller as ctl  # noqa: E402
 from pump import rate as core_rate  # noqa: E402
+from pump.logring import LogRing  # noqa: E402
 
 _US_PER_H = 3_600_000_000
 SERVICE_US = 20_000  # firmware/boardapp.py: SERVICE_MS
+LOG_SECTORS = 192  # as drivers/flashlog.py: LOG_BYTES on the Pico
+START_UTC = 1_798_761_600  # 2027-01-01T00:00:00Z: a fixed start, so logs are reproducible
 
 
 @dataclass
@@ -65,7 +71,9 @@ class Result:
 
 
 class Emulator:
-    def __init__(self, sc: Scenario) -> None:
+    def __init__(self, sc: Scenario, log: bool = False) -> None:
+        """log: keep the dose and event log in a simulated NOR flash, through the firmware's
+        own pump.logring (write it out with save_log)."""
         self.sc = sc
         b = sc.board
         mech = {
@@ -93,6 +101,11 @@ class Emulator:
                 faults=[plant.Fault(at, kind) for at, kind in sc.faults],
             )
             self.sensors = SimSensors(self.plant)
+        self.log: LogRing | None = None
+        if log:
+            flash = NorFlash(LOG_SECTORS * 4096)
+            self.log = LogRing(flash, self.clock.ticks(), log_id=sc.start_tick)
+            self.log.set_utc(START_UTC)
         self.pump = api.Pump(
             mech,
             self.stepper,
@@ -101,6 +114,7 @@ class Emulator:
             fill_ml,
             sensors=self.sensors,
             ceiling=sc.ceiling,
+            log=self.log,
         )
         self._alarm_times: dict[int, list[float | None]] = {}  # id(alarm) -> raised, cleared
         self._released: float | None = None
@@ -155,17 +169,35 @@ class Emulator:
     def _run_until(self, t_us: int) -> None:
         """Run the executor and the service steps due up to t_us; with a load cell, every
         sample is an event (and the service step after it)."""
-        if self.sensors is None:
+        if self.sensors is None and self.log is None:
             self._run_steps(t_us)
             return
-        period = SimSensors.PERIOD_US
+        # A load cell samples at 10 Hz; the log wants a service step at least each second
+        # (its DELIVERED records are due on the minute, to the second).
+        period = SimSensors.PERIOD_US if self.sensors is not None else 1_000_000
         while True:
             nxt = (self.clock.elapsed_us // period + 1) * period
             if nxt > t_us:
                 break
             self._run_steps(nxt - 1)
-            self._sample(nxt)
+            if self.sensors is not None:
+                self._sample(nxt)
+            else:
+                self.stepper.run_to(nxt)
+                self.clock.advance_to(nxt)
+                self._service()
         self._run_steps(t_us)
+
+    def save_log(self, path: Path) -> int:
+        """Write the log as `pumpctl logs pull` would have pulled it; returns the records."""
+        assert self.log is not None
+        entries = bytearray()
+        seq = 0
+        while page := self.log.read(seq, 128):
+            entries += page
+            seq = int.from_bytes(page[-20:-16], "little") + 1
+        plogfile.write(path, bytes(entries))
+        return len(entries) // 20
 
     def _run_steps(self, t_us: int) -> None:
         """Run the executor and the service steps its batches call for, up to t_us."""
@@ -205,14 +237,20 @@ class Emulator:
             self.stepper.stall(ev.stall_us)
         else:
             assert ev.rate is not None
-            pump.set_rate_nl_h(*ev.rate)
+            if ev.dose:
+                pump.dose(*ev.dose)
+            else:
+                pump.set_rate_nl_h(*ev.rate)
             if pump.state == ctl.RUNNING:
                 self._oracle_rate(t, ev.rate)
         return None
 
     def run(self, progress: Callable[[int], None] | None = None) -> Result:
         sc, pump = self.sc, self.pump
-        pump.set_rate_nl_h(*sc.rate)
+        if sc.dose:  # as a clinician programs it: the log records the dose
+            pump.dose(*sc.dose)
+        else:
+            pump.set_rate_nl_h(*sc.rate)
         pump.start()
         self._oracle_rate(0, sc.rate)
         # Events not applied, with why: the summary shows them (never skipped silently).

@@ -101,6 +101,7 @@ class Event:
     index: int = 0  # place among the file's [[events]] tables, counted from 0
     at_min: str = "0"  # as the user wrote it
     stall_us: int = 0  # a "stall": how long the step executor issues nothing
+    dose: tuple[int, int] | None = None  # a rate event given as (ug/24 h, ug/mL)
 
     @property
     def key(self) -> str:
@@ -123,6 +124,7 @@ class Scenario:
     duration_us: int
     start_tick: int
     events: list[Event] = field(default_factory=list)
+    dose: tuple[int, int] | None = None  # the program as a dose: (ug/24 h, ug/mL)
     # With a [plant] table (or [[fault]]s): the pump has a load cell and a syringe switch,
     # and the plant model (pumphost.plant) pushes back.
     plant_seed: int | None = None
@@ -297,7 +299,8 @@ def parse(text: str, name: str = "scenario") -> Scenario:
         at_us = int(_exact(ev.at_min) * 60_000_000)
         at_min = _as_written(raw_events[i]["at_min"]) or repr(ev.at_min)
         stall_us = (ev.duration_ms or 0) * 1000
-        events.append(Event(at_us, ev.action, new_rate, text, i, at_min, stall_us))
+        dose = (ev.dose_ug_per_24h, conc) if ev.dose_ug_per_24h and conc else None
+        events.append(Event(at_us, ev.action, new_rate, text, i, at_min, stall_us, dose))
     events.sort(key=lambda e: e.at_us)  # stable: events at the same time stay in file order
     duration_us = int(_exact(sc.run.duration_h) * 3_600_000_000)
     _check_sequence(events, duration_us, _as_written(raw["run"]["duration_h"]) or "")
@@ -307,6 +310,7 @@ def parse(text: str, name: str = "scenario") -> Scenario:
         syringe_id=sc.pump.syringe,
         fill_nl=fill_nl,
         rate=rate,
+        dose=(p.dose_ug_per_24h, conc) if p.dose_ug_per_24h and conc else None,
         program_text=_describe(p.rate_ml_per_h, p.dose_ug_per_24h, conc),
         duration_us=duration_us,
         start_tick=sc.run.start_tick,

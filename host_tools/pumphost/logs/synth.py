@@ -1,0 +1,65 @@
+"""A plausible log, written straight through the codec (no flash): for the benchmark's
+million records and for tests of export and report. The firmware's own ring writes the logs
+that the power-cut tests check; this only needs the same bytes, fast."""
+
+from __future__ import annotations
+
+from pumphost import paths
+
+paths.use_firmware_core()
+from pump import events, logrec  # noqa: E402
+
+NL_PER_STEP_NUM, NL_PER_STEP_DEN = 41280, 1000  # about a BD Plastipak 10 mL on the Pico
+
+
+def octreotide(n: int, utc0: int = 5 * 365 * 86400, alarms_every: int = 5000) -> bytes:
+    """n records (anchors included): a 10 mL syringe at 500 ug/mL, 1632 ug/24 h, escalated to
+    2167 ug/24 h after a day, a DELIVERED record a minute, a refill when empty, and an
+    occlusion alarm raised, acknowledged and cleared now and then."""
+    out = bytearray(n * logrec.ENTRY)
+    body = bytearray(12)
+    seq = 0
+    t = 0  # uptime s (one boot)
+    anchor = 0
+    nl = 0
+    rate = (136000, 1)  # nL/h
+    dose = 1632
+    state = []  # queued events for the next records
+
+    def put(code: int, x: int, a: int, b: int) -> None:
+        nonlocal seq
+        o = seq * logrec.ENTRY
+        out[o : o + 4] = seq.to_bytes(4, "little")
+        logrec.pack(out, o + 4, body, seq, code, x, a, b)
+        seq += 1
+
+    state += [
+        (events.BOOT, events.CAUSE_POWER_ON, -1),
+        (events.LOAD, 1, 10_000_000),
+        (events.PROGRAM, dose, 500),
+        (events.RATE, *rate),
+        (events.START, 0, 0),
+    ]
+    while seq < n:
+        if seq % logrec.PER_SECTOR == 0 or seq == 0:
+            anchor = t
+            put(events.TIME, logrec.OPENED if seq == 0 else 0, utc0 + t, t)
+            continue
+        if state:
+            code, a, b = state.pop(0)
+            put(code, t - anchor, a, b)
+            continue
+        t += 60
+        nl += rate[0] // 60
+        if nl >= 9_900_000:  # empty: a new syringe
+            state += [(events.STOP, nl * NL_PER_STEP_DEN // NL_PER_STEP_NUM, 0),
+                      (events.LOAD, 1, 10_000_000), (events.START, 0, 0)]  # fmt: skip
+            nl = 0
+        if t == 86400:
+            dose = 2167
+            rate = (2167 * 1_000_000 // 12000, 1)
+            state += [(events.PROGRAM, dose, 500), (events.RATE, *rate)]
+        if seq % alarms_every == alarms_every - 1:
+            state += [(events.ALARM, 7, 1), (events.ALARM, 7, 2), (events.ALARM, 7, 4)]
+        put(events.DELIVERED, t - anchor, nl, nl * NL_PER_STEP_DEN // NL_PER_STEP_NUM)
+    return bytes(out)
