@@ -47,7 +47,7 @@ demo: $(VENV)/.stamp
 	@echo "report:             $(CURDIR)/$(DEMO)/report.html"
 
 # --- tests ------------------------------------------------------------------------------
-test: lint test-py test-upy mpy-check hil-virtual
+test: lint test-py test-upy mpy-check hil-virtual fidelity-quick
 
 test-py: $(VENV)/.stamp vboard-deps
 	$(PY) -m pytest -q -rs tests
@@ -86,6 +86,24 @@ hil-virtual: $(VENV)/.stamp bootrom vboard-deps
 	$(MAKE) --no-print-directory firmware BOARD=vpico
 	$(PY) -m pytest -q -rs hil --target virtual
 
+.PHONY: hil-long fidelity fidelity-quick fidelity-image
+
+# The 24 h octreotide infusion on the real image (hours of wall time: not in make test).
+hil-long: $(VENV)/.stamp bootrom vboard-deps
+	$(MAKE) --no-print-directory firmware BOARD=vpico
+	PUMP_HIL_LONG=1 $(PY) -m pytest -q -rs hil/test_long.py --target virtual
+
+# MicroPython's own test suite (the pinned tree's tests/run-tests.py) on the virtual Pico,
+# compared with host_tools/vboard/fidelity/expected.toml; fidelity-quick is the subset in
+# make test (under 5 min). The fidelity image is MicroPython as released, REPL on UART1.
+fidelity-image: build-deps
+	host_tools/vboard/fidelity/build.sh >/dev/null
+
+fidelity: $(VENV)/.stamp bootrom vboard-deps fidelity-image
+	$(PY) -m pumphost.fidelity
+
+fidelity-quick: $(VENV)/.stamp bootrom vboard-deps fidelity-image
+	$(PY) -m pumphost.fidelity --quick
 
 PORT ?= /dev/ttyACM0
 # Iterate without reflashing: modules on the board's flash shadow the frozen ones, once the

@@ -74,9 +74,10 @@ def on_virtual_pico(steps: int = 3000) -> None:
 
 
 if __name__ == "__main__":
-    from pumphost import bench_alarms, bench_stall
+    from pumphost import bench_alarms, bench_stall, bench_vboard
 
     main()
     on_virtual_pico()
     bench_stall.main()
+    bench_vboard.vboard_speed()
     bench_alarms.main(["--budget-s", "60"])  # make bench-alarms runs it on its own

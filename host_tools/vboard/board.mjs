@@ -11,8 +11,17 @@
 import { RP2040 } from 'rp2040js';
 import { PinLog } from './edges.mjs';
 import { FLASH_SIZE, flashOp, saveFlash } from './flash.mjs';
-import { fixFifoJoinClear, fixUart, guardXipWrites, uartReceiving } from './patches.mjs';
+import { fixFifoJoinClear, guardXipWrites } from './patches.mjs';
 import { PioClock } from './pio-clock.mjs';
+import {
+  RandomBits,
+  fixDmaTiming,
+  fixPioFifoDreq,
+  fixSpiTiming,
+  fixUart,
+  installRosc,
+  uartReceiving,
+} from './timing.mjs';
 
 export const NUM_PINS = 30;
 const WATCHDOG = 0x40058; // key of the watchdog in chip.peripherals
@@ -51,8 +60,22 @@ class ByteQueue {
 }
 
 export class Board {
-  constructor({ rom, flash, logger, timing, uartIndex = 0, freeRun = false, pace = 'realtime' }) {
+  constructor({
+    rom,
+    flash,
+    logger,
+    timing,
+    uartIndex = 0,
+    freeRun = false,
+    pace = 'realtime',
+    seed = null,
+    replWire = false,
+    pioSkip = false,
+  }) {
+    this.pioSkip = pioSkip; // countdown loops in PIO done in one go (pio-clock.mjs)
     this.rom = rom;
+    this.random = new RandomBits(seed); // the ROSC's bits: one stream across resets
+    this.replWire = replWire; // the REPL UART takes wire time too (else it is instant)
     this.logger = logger;
     this.timing = timing;
     this.uartIndex = uartIndex;
@@ -74,6 +97,7 @@ export class Board {
     this.frozen = false; // the core waits for the flash chip
     this.rebootPending = null;
     this.resets = 0;
+    this.instructions = 0; // core instructions executed, all chips together (status)
     this.flashStats = { erases: 0, programs: 0, busy_ns: 0 };
     this.wakeTimer = null;
     this.scheduled = false;
@@ -90,14 +114,18 @@ export class Board {
     chip.core.reset();
     this.chip = chip;
     this.cycleNs = 1e9 / chip.clkSys;
-    this.pioClock = new PioClock(chip, this.cycleNs);
+    this.pioClock = new PioClock(chip, this.cycleNs, { skip: this.pioSkip });
     chip.addClockListener((hz) => {
       this.cycleNs = 1e9 / hz;
       this.pioClock.cycleNs = this.cycleNs;
     });
     for (const uart of chip.uart) {
-      fixUart(uart, uart === chip.uart[this.uartIndex] ? () => this.feedUart() : () => {});
+      const repl = uart === chip.uart[this.uartIndex];
+      fixUart(uart, repl ? () => this.feedUart() : () => {}, { wire: !repl || this.replWire });
     }
+    installRosc(chip, this.random);
+    fixDmaTiming(chip);
+    fixSpiTiming(chip);
     this.uart = chip.uart[this.uartIndex];
     this.uart.onByte = (b) => this.out.push(b);
     chip.onBreak = (code) => this.onBreak(code);
@@ -111,6 +139,7 @@ export class Board {
     };
     guardXipWrites(chip, this.logger);
     fixFifoJoinClear(chip);
+    fixPioFifoDreq(chip);
     for (let pin = 0; pin < NUM_PINS; pin++) {
       chip.gpio[pin].addListener(() => this.syncPin(pin));
       this.syncPin(pin);
@@ -261,6 +290,7 @@ export class Board {
         this.advanceTo(target);
       } else {
         const t = clock.nanos + core.executeInstruction() * this.cycleNs;
+        this.instructions++;
         if (pio.nextNs <= t) {
           pio.runUntil(t, clock, () => !this.go || this.rebootPending);
         }

@@ -23,7 +23,8 @@ if (Number(process.versions.node.split('.')[0]) < 20) {
 
 const USAGE = `usage: node bridge.mjs [--image FIRMWARE.bin] [--flash FLASH.bin] [--fresh]
   [--bootrom ROM.bin] [--host 127.0.0.1] [--port 2217] [--control-port PORT+1]
-  [--free-run] [--pace realtime|max] [--flash-timing typ|none] [--uart 0|1] [--echo] [--verbose]`;
+  [--free-run] [--pace realtime|max] [--flash-timing typ|none] [--uart 0|1]
+  [--repl-uart instant|wire] [--seed N] [--pio-skip] [--echo] [--verbose]`;
 
 function options() {
   let parsed;
@@ -41,6 +42,9 @@ function options() {
         pace: { type: 'string', default: 'realtime' },
         'flash-timing': { type: 'string', default: 'typ' },
         uart: { type: 'string', default: '0' },
+        'repl-uart': { type: 'string', default: 'instant' },
+        seed: { type: 'string' },
+        'pio-skip': { type: 'boolean', default: false },
         echo: { type: 'boolean', default: false },
         verbose: { type: 'boolean', default: false },
         help: { type: 'boolean', default: false },
@@ -68,6 +72,12 @@ function options() {
   }
   if (!['0', '1'].includes(parsed.uart)) {
     fail('--uart must be 0 or 1');
+  }
+  if (!['instant', 'wire'].includes(parsed['repl-uart'])) {
+    fail('--repl-uart must be instant or wire');
+  }
+  if (parsed.seed !== undefined && !/^[0-9]{1,19}$/.test(parsed.seed)) {
+    fail('--seed must be a non-negative integer');
   }
   return { ...parsed, port, controlPort };
 }
@@ -134,6 +144,9 @@ async function main() {
     uartIndex: Number(opt.uart),
     freeRun: opt['free-run'],
     pace: opt.pace,
+    seed: opt.seed ?? null,
+    replWire: opt['repl-uart'] === 'wire',
+    pioSkip: !!opt['pio-skip'], // opt-in: one PIO cycle off after a restart mid-loop
   });
 
   let client = null;

@@ -49,6 +49,7 @@ const COMMANDS = {
     resets: board.resets,
     flash_busy: board.frozen,
     flash: board.flashStats,
+    instructions: board.instructions,
   }),
   pins: (board) => ({ pins: board.pins() }),
   count: (board, req) => {

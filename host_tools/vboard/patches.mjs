@@ -1,44 +1,5 @@
 // Runtime fixes to rp2040js 1.4.1 objects (node_modules stays untouched).
 
-const UARTDR = 0x00;
-const UART_TXINTR = 1 << 5;
-const UARTEN = 1 << 0;
-const RXE = 1 << 9;
-
-/**
- * UART: stock checkInterrupts() re-asserts the TX status on every call, and MicroPython's
- * UART-REPL handler unmasks all UART interrupts, so the core never leaves the handler.
- * Here the line follows status & mask, and TX status is raised once per byte sent (the
- * emulated FIFO drains at once), which clears on ICR as on the PL011.
- * `room()` is called whenever a read makes space in the 32-byte RX FIFO.
- */
-export function fixUart(uart, room) {
-  uart.checkInterrupts = function checkInterrupts() {
-    this.rp2040.setInterrupt(this.irq, !!(this.interruptStatus & this.interruptMask));
-  };
-  const read = uart.readUint32.bind(uart);
-  uart.readUint32 = (offset) => {
-    const value = read(offset);
-    if (offset === UARTDR) {
-      room();
-    }
-    return value;
-  };
-  const write = uart.writeUint32.bind(uart);
-  uart.writeUint32 = (offset, value) => {
-    write(offset, value);
-    if (offset === UARTDR) {
-      uart.interruptStatus |= UART_TXINTR;
-      uart.checkInterrupts();
-    }
-  };
-}
-
-/** Whether the UART takes input bytes (enabled with RX on); bytes wait on the host until then. */
-export function uartReceiving(uart) {
-  return (uart.ctrlRegister & (UARTEN | RXE)) === (UARTEN | RXE);
-}
-
 /** Stores to the XIP window would write straight into rp2040js's flash array: drop them. */
 export function guardXipWrites(chip, logger) {
   const write = chip.writeUint32.bind(chip);

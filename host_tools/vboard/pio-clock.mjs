@@ -5,10 +5,15 @@
 // `runUntil(t)` to execute what is due. All times are the chip clock's nanoseconds.
 
 const CTRL = 0x000;
+const TXF0 = 0x010;
+const TXF3 = 0x01c;
+const JMP_X_DEC = 2;
+const JMP_Y_DEC = 4;
 
 export class PioClock {
-  constructor(chip, cycleNs) {
+  constructor(chip, cycleNs, { skip = true } = {}) {
     this.chip = chip;
+    this.skipLoops = skip;
     this.cycleNs = cycleNs; // updated by the board when clk_sys changes
     this.active = []; // enabled machines that will execute at `due`
     this.parked = []; // enabled machines stalled on wait/pull/push/irq: they never limit a jump
@@ -18,13 +23,25 @@ export class PioClock {
       const write = pio.writeUint32.bind(pio);
       // SET/CLR/XOR aliases end up here too (BasePeripheral.writeUint32Atomic)
       pio.writeUint32 = (offset, value) => {
+        if (offset < TXF0 || offset > TXF3) {
+          this.materialize(pio); // a CPU or DMA write may change what a skipped loop does
+        }
         write(offset, value);
         if (offset === CTRL) {
           this.ctrlWritten(pio, value);
         }
       };
       for (const sm of pio.machines) {
-        sm.vb = { sm, pio, enabled: false, due: 0, acc: 0, parked: false, parkCycles: 0 };
+        sm.vb = {
+          sm,
+          pio,
+          enabled: false,
+          due: 0,
+          acc: 0,
+          parked: false,
+          parkCycles: 0,
+          skip: null,
+        };
         sm.clkDivRestart = () => this.phaseRestart(sm.vb);
       }
     }
@@ -134,6 +151,7 @@ export class PioClock {
   step(st) {
     const { sm, pio } = st;
     const before = sm.cycles;
+    st.skip = null; // a skipped countdown ends with this turn: the iteration that falls through
     if (sm.waiting) {
       sm.checkWait(); // a stalled instruction retries on every cycle
       if (sm.waiting) {
@@ -143,17 +161,81 @@ export class PioClock {
         this.advance(st, 1 + (sm.cycles - before)); // completes now, then its delay
       }
     } else {
+      const pc = sm.pc;
       sm.updatePC = true;
-      sm.executeInstruction(pio.instructions[sm.pc]);
+      sm.executeInstruction(pio.instructions[pc]);
       if (sm.updatePC) {
         sm.nextPC();
       }
       this.advance(st, sm.waiting ? 1 : sm.cycles - before);
       if (sm.waiting) {
         this.park(st);
+      } else if (this.skipLoops) {
+        this.skipCountdown(st, pc, sm.cycles - before);
       }
     }
     pio.checkChangedPins(); // GPIO listeners see the step's own time: the clock is at st.due
+  }
+
+  /**
+   * A countdown loop (`jmp x-- self` or `jmp y-- self`, any delay) that just jumped to itself
+   * with n > 0 still in its counter jumps n more times, each `cycles` long, changing nothing
+   * but the counter: nothing outside the machine can see or change that except a write to
+   * its PIO block (handled by materialize()). So its remaining jumping iterations are done
+   * in one go: the counter goes to 0 and the machine's next turn is the iteration that falls
+   * through, at exactly the time it would have had. An idle core then jumps over the loop.
+   */
+  skipCountdown(st, pc, cycles) {
+    const { sm } = st;
+    const op = st.pio.instructions[pc];
+    if (sm.pc !== pc || op >>> 13 !== 0 || (op & 0x1f) !== pc || sm.execValid || cycles <= 0) {
+      return;
+    }
+    const cond = (op >> 5) & 7;
+    const reg = cond === JMP_X_DEC ? 'x' : cond === JMP_Y_DEC ? 'y' : null;
+    const n = reg ? sm[reg] >>> 0 : 0;
+    if (n < 2) {
+      return;
+    }
+    st.skip = { reg, n, cycles, due: st.due, acc: st.acc };
+    sm[reg] = 0;
+    sm.cycles += n * cycles;
+    this.advance(st, n * cycles);
+  }
+
+  /**
+   * Undoes the not-yet-due part of skipped countdowns in this PIO block at the current time:
+   * the counter holds what it would hold now and the machine's next turn is the next
+   * iteration. Called before every write to the block except the TX FIFOs.
+   */
+  materialize(pio) {
+    const now = this.chip.clock.nanos;
+    let changed = false;
+    for (const sm of pio.machines) {
+      const st = sm.vb;
+      const skip = st.skip;
+      if (!skip) {
+        continue;
+      }
+      st.skip = null;
+      const perIter = skip.cycles * PioClock.divider(sm);
+      // iterations i in [0, n) run at skip.due + floor((acc + i * perIter) / 256) cycles
+      const whole = now < skip.due ? -1 : Math.floor((now - skip.due) / this.cycleNs + 1e-9);
+      const due = Math.ceil(((whole + 1) * 256 - skip.acc) / perIter);
+      const done = Math.min(skip.n, Math.max(0, due));
+      if (done === skip.n) {
+        continue;
+      }
+      sm[skip.reg] = skip.n - done;
+      sm.cycles -= (skip.n - done) * skip.cycles;
+      st.due = skip.due;
+      st.acc = skip.acc;
+      this.advance(st, done * skip.cycles);
+      changed = true;
+    }
+    if (changed) {
+      this.refresh();
+    }
   }
 
   /** Executes, in time order, every instruction due at or before t (ticking the clock to each). */
