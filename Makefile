@@ -47,10 +47,10 @@ demo: $(VENV)/.stamp
 	@echo "report:             $(CURDIR)/$(DEMO)/report.html"
 
 # --- tests ------------------------------------------------------------------------------
-test: lint test-py test-upy mpy-check hil-virtual fidelity-quick
+test: lint test-py test-review test-upy mpy-check hil-virtual fidelity-quick
 
 test-py: $(VENV)/.stamp vboard-deps
-	$(PY) -m pytest -q -rs tests
+	$(PY) -m pytest -q -rs tests --ignore=tests/review
 
 test-upy: micropython-unix
 	$(UPY) $(UPY_FLAGS) tests/upy_run.py
@@ -134,9 +134,31 @@ clean:
 .PHONY: fuzz bench-log
 
 FUZZ_CUTS ?= 10000
+FUZZ_SEQUENCES ?= 10000
+FUZZ_LINES ?= 100000
 fuzz: $(VENV)/.stamp
 	$(PY) -m pumphost.logs.fuzz $(FUZZ_CUTS)
+	$(PY) -m pumphost.protocol_fuzz $(FUZZ_SEQUENCES) $(FUZZ_LINES)
 
 bench-log: $(VENV)/.stamp micropython-unix
 	$(UPY) $(UPY_FLAGS) tests/bench_log.py
 	$(PY) -m pumphost.logs.bench
+
+# --- the log review service (host_tools/pumphost/review) ----------------------------------
+.PHONY: test-review bench-review review-deps
+
+# Debian's PostgreSQL (the tests start a throwaway cluster) and headless Chromium with its
+# driver (the browser test); installed when missing, as vboard-deps does for node.
+review-deps: $(VENV)/.stamp
+	@test -x /usr/lib/postgresql/*/bin/initdb && command -v chromium >/dev/null && \
+		command -v chromedriver >/dev/null || { apt-get -q update && \
+		DEBIAN_FRONTEND=noninteractive apt-get -q install -y postgresql chromium chromium-driver; }
+
+# PUMP_REVIEW_REQUIRE=1: a missing database or browser fails the run instead of skipping.
+test-review: review-deps
+	PUMP_REVIEW_REQUIRE=1 $(PY) -m pytest -q -rs tests/review
+
+# 100 pumps x 30 days uploading at once on 127.0.0.1 (SQLite, then a throwaway PostgreSQL).
+REVIEW_BENCH ?= --pumps 100 --days 30 --workers 100
+bench-review: review-deps
+	$(PY) -m pumphost.review.bench $(REVIEW_BENCH)

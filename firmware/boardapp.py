@@ -7,7 +7,7 @@
 import time
 
 import rp2
-from machine import WDT, WDT_RESET, Pin, Timer, reset_cause
+from machine import WDT, WDT_RESET, Pin, Timer, disable_irq, enable_irq, reset_cause
 
 import board
 from drivers.flashlog import FS_BYTES, LOG_BYTES, FlashLog
@@ -15,8 +15,8 @@ from drivers.pio_stepper import PIOStepper
 from drivers.retained import Retained
 from pump.api import Pump
 
-SERVICE_MS = 20
 WATCHDOG_MS = 2000  # 100 missed service steps
+HX711_SM = 7  # PIO1 SM3: the stepper has PIO0 SM0
 _BOOT_MS = 1500  # a hardware reset reaches here well within this; a soft reset rarely does
 
 
@@ -40,6 +40,33 @@ stepper = PIOStepper(
 _t = time.ticks_us()
 log = FlashLog(rp2.Flash(start=FS_BYTES, len=LOG_BYTES), _t, uptime=time.ticks_ms() // 1000)
 LOG_OPEN_MS = time.ticks_diff(time.ticks_us(), _t) // 1000
+
+
+def _load_cell():
+    # The HX711 on the pusher and the syringe switch (pump/loadcell.py); the calibration
+    # from /calib.json, else the nominal one. A bad file is reported and not used.
+    from drivers.hx711 import HX711
+    from pump import loadcell
+
+    try:
+        offset, scale, stored = loadcell.load_calibration()
+    except ValueError as e:
+        print("load cell: %s is bad (%s): nominal calibration" % (loadcell.CALIB_PATH, e))
+        offset, scale, stored = loadcell.DEFAULT_OFFSET, loadcell.DEFAULT_SCALE, False
+    if not stored:
+        print("load cell: not calibrated (no %s): nominal figures" % loadcell.CALIB_PATH)
+    hx = HX711(
+        HX711_SM,
+        Pin(board.PINS["hx711_dout"], Pin.IN, Pin.PULL_UP),
+        Pin(board.PINS["hx711_sck"], Pin.OUT, value=0),
+    )
+    switch = Pin(board.PINS["syringe"], Pin.IN, Pin.PULL_UP)
+    return hx, loadcell.LoadCell(
+        hx.read, time.ticks_us, switch, board.SYRINGE_SEATED, offset, scale
+    )
+
+
+hx711, cell = _load_cell() if getattr(board, "LOAD_CELL", False) else (None, None)
 pump = Pump(
     board.MECHANICS,
     stepper,
@@ -47,16 +74,56 @@ pump = Pump(
     retained=Retained(),
     cause=_reset_cause(),
     log=log,
+    sensors=cell,
 )
 watchdog = WDT(timeout=WATCHDOG_MS)
 
 
-def _tick(_t, service=pump.service, feed=watchdog.feed):
+def _tick(_t, service=pump.service, feed=watchdog.feed, off=disable_irq, on=enable_irq):
     # No global lookups here: these globals are the REPL's, and rp2.asm_pio clears them
     # while it assembles a program typed at the REPL, even with the pump running.
-    if service():
-        feed()
+    # A host's Ctrl-C is raised as KeyboardInterrupt at the next jump of whatever Python code
+    # runs, this step included, which it would leave half done. With interrupts off for the
+    # step (under a millisecond; the PIO steps on from its FIFO) a Ctrl-C waits, and after
+    # on(s) nothing here jumps: it reaches the code it was meant for. One pending from just
+    # before is raised by the `if` before the step begins, and dropped (press it again).
+    s = off()
+    try:
+        try:
+            if _t:
+                pass
+        except KeyboardInterrupt:
+            pass
+        if service():
+            feed()
+    except BaseException:  # service() catches its own; never leave interrupts off
+        on(s)
+        raise
+    on(s)
 
 
-service_timer = Timer(-1, mode=Timer.PERIODIC, period=SERVICE_MS, callback=_tick)
+service_timer = Timer(-1)
+
+
+def _period(ms):
+    # pump.api.Pump.service_ms: 20 ms at fast rates, 100 ms otherwise (fewer wake-ups).
+    service_timer.init(mode=Timer.PERIODIC, period=ms, callback=_tick)
+
+
+pump.follow_period(_period)
+# The pump protocol on UART1 (protolink.py); in clinical mode the REPL goes off for good.
+import imageid  # noqa: E402 - frozen by the build: a digest of the image's sources
+import protolink  # noqa: E402
+
+try:
+    protolink.follow_image(imageid.ID, log, time.ticks_us())
+except OSError as e:  # the filesystem: the stored mode then stands as it is
+    print("image id: not checked:", repr(e))
+try:
+    link = protolink.start(pump)
+except Exception as e:  # noqa: BLE001 - the pump runs on without its protocol channel
+    link = None
+    print("protocol: not started:", repr(e))
 print("pump ready on", board.NAME)
+if protolink.stored_mode() == protolink.CLINICAL:
+    protolink.lock_repl()  # never returns: the protocol is the only way in

@@ -3,13 +3,140 @@ RP2040's control channel; a real bench rig would drive a logic analyser and a re
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
+from pumphost import boards, paths, plant
 from pumphost.vboard import VirtualBoard
 
+paths.use_firmware_core()
+from pump import loadcell, mechanics  # noqa: E402
+
 NS_PER_S = 1_000_000_000
+CHUNK_NS = 100_000_000  # the plant follows the board every 100 ms: the HX711's sample period
+_RAW_MAX = 0x7FFFFF
+_RAW_MIN = -0x800000
+
+
+@dataclass
+class Point:
+    """One chunk of the plant in the loop: simulated time (s since the loop started), the
+    steps the board made so far, what the load cell was set to read and the line pressure."""
+
+    t_s: float
+    steps: int
+    force_n: float | None
+    pressure_mmhg: float
+    present: bool
+
+
+class PlantLoop:
+    """The plant model (pumphost.plant, the emulator's own) in the loop with the virtual
+    board: the board runs in 100 ms chunks, the STEP edges it made move the plunger, and the
+    plant's force goes to the HX711 model as counts = offset + force x scale, the calibration
+    the firmware defaults to. Faults (plant.FAULTS) are injected now: `syringe_removed` opens
+    the syringe switch, `sensor_open` holds DOUT high, `sensor_saturated` makes the HX711
+    clamp at 0x7FFFFF."""
+
+    def __init__(
+        self,
+        rig: VirtualRig,
+        syringe_id: str,
+        fill_ml: float,
+        seed: int = 1,
+        board: str = "vpico",
+        offset: int = loadcell.DEFAULT_OFFSET,
+        scale: int = loadcell.DEFAULT_SCALE,
+    ) -> None:
+        b = boards.load(board)
+        drive = mechanics.Drive(b.lead_um, b.full_steps_per_rev, b.microsteps)
+        syr = mechanics.Syringe(syringe_id)
+        vol = mechanics.nl_per_step(syr, drive)
+        self.nl_per_step = vol[0] / vol[1]
+        self.plant = plant.Plant(
+            bore_mm=syr.diameter_um / 1000,
+            nominal_ml=syr.nominal_ul // 1000,
+            um_per_step=drive.lead_um / drive.steps_per_rev,
+            nl_per_step=self.nl_per_step,
+            stroke_mm=fill_ml * 1e6 / syr.nl_per_mm,  # the stopper bottoms there
+            seed=seed,
+        )
+        self.rig = rig
+        self.board = rig.board
+        self.offset = offset
+        self.scale = scale
+        self.seated = b.syringe_seated
+        self._step_pin = rig.pins["step"]
+        self._switch_pin = rig.pins["syringe"]
+        self.t0_ns = rig.now_ns()
+        self._count = self.board.count(self._step_pin)
+        self.steps = 0
+        self._present = True
+        self._mode = "ok"
+        self.board.set_input(self._switch_pin, self.seated)
+        self.board.hx711(counts=self.counts(self.plant.sample().force_n or 0.0), mode="ok")
+        self.trace: list[Point] = []
+        self.faults: list[tuple[str, int]] = []  # kind, simulated ns injected at
+
+    def counts(self, force_n: float) -> int:
+        return max(_RAW_MIN, min(_RAW_MAX, self.offset + round(force_n * self.scale)))
+
+    def inject(self, kind: str) -> int:
+        """A plant fault from now on; returns the simulated time (ns) it took effect."""
+        self.plant.inject(kind)
+        if kind == "sensor_saturated":
+            self._mode = "saturated"
+            self.board.hx711(mode="saturated")
+        t = self.rig.now_ns()
+        self.faults.append((kind, t))
+        return t
+
+    def step(self) -> Point:
+        """Runs the board 100 ms, then moves the plant by the steps it made and sets the load
+        cell and the syringe switch to what the plant reads."""
+        t = self.board.run_ns(CHUNK_NS)
+        n = self.board.count(self._step_pin)
+        self.steps += n - self._count if n >= self._count else n  # a reset clears the count
+        self._count = n
+        p = self.plant
+        p.advance((t - self.t0_ns) / NS_PER_S, self.steps)
+        s = p.sample()
+        if s.syringe_present != self._present:
+            self._present = s.syringe_present
+            level = self.seated if s.syringe_present else 1 - self.seated
+            self.board.set_input(self._switch_pin, level)
+        if s.force_n is None:
+            if self._mode != "open":
+                self._mode = "open"
+                self.board.hx711(mode="open")
+        elif self._mode != "saturated":
+            self.board.hx711(counts=self.counts(s.force_n))
+        pt = Point(p.t, self.steps, s.force_n, s.pressure_mmhg, s.syringe_present)
+        self.trace.append(pt)
+        return pt
+
+    def run_s(self, seconds: float) -> None:
+        for _ in range(round(seconds * NS_PER_S / CHUNK_NS)):
+            self.step()
+
+    def run_until_motor_off(self, seconds: float, en_off: int = 1) -> int | None:
+        """Runs in chunks until the EN pin goes to `en_off` (the driver de-energised) or
+        `seconds` have passed; returns the time (ns) of that EN edge, or None."""
+        pin = self.rig.pins["en"]
+        since = self.rig.now_ns()
+        for _ in range(round(seconds * NS_PER_S / CHUNK_NS)):
+            self.step()
+            rising, falling = self.board.edges(pin, since)
+            edges = rising if en_off else falling
+            if edges:
+                return edges[0]
+        return None
+
+    def steps_between(self, since_ns: int, until_ns: int | None = None) -> int:
+        return len(self.rig.step_times(since_ns, until_ns))
 
 
 class VirtualRig:
-    capabilities = frozenset({"pins", "time", "power"})
+    capabilities = frozenset({"pins", "time", "power", "plant"})
 
     def __init__(self, board: VirtualBoard, pins: dict[str, int]) -> None:
         self.board = board
@@ -39,3 +166,12 @@ class VirtualRig:
     def reset(self) -> None:
         self.board.reset()
         self.run_s(1.0)
+
+    def plant(self, syringe_id: str, fill_ml: float, seed: int = 1) -> PlantLoop:
+        """The plant in the loop from now, for the syringe the pump has loaded."""
+        return PlantLoop(self, syringe_id, fill_ml, seed)
+
+    def idle_plant(self) -> None:
+        """Back to the board's resting devices: zero force, a working cell, syringe seated."""
+        self.board.hx711(counts=loadcell.DEFAULT_OFFSET, mode="ok")
+        self.board.set_input(self.pins["syringe"], boards.load("vpico").syringe_seated)

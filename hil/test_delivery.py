@@ -82,3 +82,25 @@ def test_pause_and_resume_lose_or_add_nothing(pump: DUT, rig: VirtualRig) -> Non
     assert abs(len(steps) - steps_after(SYRINGE, rate, running_ns)) <= 1
     assert all(any(f <= s < r for f, r in zip(fall, rise, strict=False)) for s in steps)
     assert pump.eval("pump.status()['steps']") == len(steps)
+
+
+@pytest.mark.rig("pins", "time")
+def test_the_step_ring_keeps_whole_entries_in_steady_state(pump: DUT, rig: VirtualRig) -> None:
+    # At 5 mL/h the plan's intervals alternate between two values (29,723 and 29,724 us), so
+    # the planner hands out batches of 1-3 steps; the driver must pack them into entries of
+    # up to 64 steps. It once closed a new entry at every service step, the ring filled with
+    # 1-step entries holding under a second, and with a 100 ms service step the state
+    # machine ran dry after about 22 s (step_late).
+    rate = rates.from_ml_per_h(5)
+    t0 = _start(pump, rig, "pump.rate('5')")
+    rig.run_s(60)
+    st = pump.eval("(pump.state, pump._stepper._done, pump.status()['steps'])")
+    pump.exec("pump.pause()")
+    state, entries, counted = st
+    steps = rig.step_times(t0)
+    assert state == "running", st
+    assert entries <= len(steps) // 40 + 3, (entries, len(steps))  # mostly whole entries
+    rise, fall = rig.edges("en", t0)
+    running_ns = sum(r - f for f, r in zip(fall, rise, strict=False))
+    assert abs(len(steps) - steps_after(SYRINGE, rate, running_ns)) <= 1
+    assert pump.eval("pump.status()['steps']") == len(steps)

@@ -1,4 +1,5 @@
-"""Power cycles: littlefs on flash keeps its files; the pump comes back idle and safe."""
+"""Power cycles: littlefs on flash keeps its files; a pump cut mid-infusion comes back with the
+motor off, stopped and alarmed (the flash log says what was running), never silently idle."""
 
 import pytest
 from dut import DUT
@@ -18,7 +19,9 @@ def test_power_cut_mid_infusion_leaves_the_motor_off(pump: DUT, rig: VirtualRig)
     rig.run_s(0.5)
     assert rig.level("en") == 0
     rig.power_cycle()
-    assert pump.eval("pump.status()['state']") == "idle"
+    status = pump.eval("pump.status()")
+    assert status["state"] == "stopped" and status["alarms"] == ["delivery_interrupted"]
+    assert "power cut while running" in status["alarm_text"]["delivery_interrupted"]
     assert rig.level("en") == 1
     t = rig.now_ns()
     rig.run_s(1)

@@ -1,5 +1,6 @@
 # Runs the shared core tests (tests/core/test_*.py) on MicroPython, without pytest.
 # Usage: micropython tests/upy_run.py [module ...]; prints "N passed, M failed".
+import gc
 import os
 import sys
 
@@ -19,6 +20,7 @@ def modules():
 def run(names):
     passed = failed = 0
     for name in names:
+        loaded = list(sys.modules)
         mod = __import__(name)
         for attr in sorted(dir(mod)):
             fn = getattr(mod, attr)
@@ -33,6 +35,13 @@ def run(names):
             else:
                 passed += 1
                 print("ok   %s.%s" % (name, attr))
+        # A device-sized heap: drop each test module and what it imported once it ran (the
+        # next one imports afresh), so the modules of all the tests never share the heap.
+        del mod, fn
+        for k in list(sys.modules):
+            if k not in loaded:
+                del sys.modules[k]
+        gc.collect()
     print("%s: %d passed, %d failed" % (sys.implementation.name, passed, failed))
     return failed
 

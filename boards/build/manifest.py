@@ -16,6 +16,30 @@ if os.path.isdir(_FIRMWARE + "/drivers"):
     package("drivers", base_path=_FIRMWARE)
 module("_boot.py", base_path=_FIRMWARE)
 module("boardapp.py", base_path=_FIRMWARE)
+module("protolink.py", base_path=_FIRMWARE)
+
+
+def _image_id():
+    # A digest of everything frozen from this repo: a new image (a reflash) has a new id, and
+    # protolink.follow_image() drops a clinical pump back to engineering mode on it.
+    import hashlib
+
+    h = hashlib.sha256()
+    for top in (_FIRMWARE, ".."):
+        for root, dirs, files in sorted(os.walk(top)):
+            dirs.sort()
+            for f in sorted(files):
+                if f.endswith((".py", ".json")) and "__pycache__" not in root:
+                    with open(os.path.join(root, f), "rb") as fh:
+                        h.update(f.encode() + fh.read())
+    out = "../../.cache/imageid"
+    os.makedirs(out, exist_ok=True)
+    with open(out + "/imageid.py", "w") as fh:
+        fh.write("ID = %r\n" % h.hexdigest()[:16])
+    return out
+
+
+module("imageid.py", base_path=_image_id())
 
 # A virtual board without its own board.py has the Pico's pins and mechanics.
 for _board in (os.environ.get("PUMP_BOARD", "pico"), "pico"):

@@ -12,7 +12,19 @@ PINS = {
     "dir": 3,
     "en": 4,
     "led": 25,
+    "hx711_dout": 16,  # HX711 DOUT, read by PIO (input, pull-up)
+    "hx711_sck": 17,  # HX711 PD_SCK, driven by PIO
+    "syringe": 18,  # syringe-present switch (input, pull-up; closes to GND when seated)
+    "proto_tx": 8,  # UART1 TX: the pump protocol (firmware/protolink.py, pump/PROTOCOL.md)
+    "proto_rx": 9,  # UART1 RX
 }
 EN_ACTIVE_LOW = True
 # Forward (plunger towards the syringe tip) is DIR high.
 DIR_FORWARD = 1
+
+# The load cell on the pusher (HX711) and the syringe-present switch are fitted: the pump
+# detects occlusions, a removed syringe and a faulty cell. False on a build without them.
+LOAD_CELL = True
+# The switch's level when a syringe is seated: it closes to GND against the pull-up, so a
+# broken wire reads as no syringe.
+SYRINGE_SEATED = 0

@@ -33,6 +33,7 @@ _SLOW_STEPS = const(64)  # at slow rates: status() lags by at most one entry
 _SLOW_US = const(20000)  # intervals from here on are slow
 _MAX_SPAN_US = const(0x10000000)  # as the planner's batches: ticks_add stays small
 _RING = const(16)  # entries
+_CLOSE_AHEAD_US = const(500000)  # feed() closes the open entry below this much ahead
 # Entry fields: count, base interval, ones (1 bits), span us, delay word, 8 pattern words.
 _F = const(13)
 _FIFO = const(8)
@@ -251,15 +252,56 @@ class PIOStepper:
         if self._done == self._tail and self.running:
             self.starved = True
 
+    def in_flight(self, now):
+        """Steps of the oldest entry not yet counted that the state machine has issued by tick
+        `now`, from the plan's timing (it keeps to the microsecond, or `late` says it did
+        not): the occlusion detector then follows the plunger to a step or two, not to an
+        entry (64 steps, 2.6 uL on a 10 mL syringe, at slow rates). Never allocates."""
+        while True:  # the IRQ may count an entry between the reads: then read again
+            done = self._done
+            last = self.last_tick
+            if done == self._done:
+                break
+        if not self.running or done >= self._tail:
+            return 0
+        i = (done % _RING) * _F
+        n = time.ticks_diff(now, last) // self._ring[i + 1]
+        if n <= 0:
+            return 0
+        count = self._ring[i]
+        return n if n < count else count
+
     def _on_entry(self, _sm):
-        # Hard IRQ: an entry's last step went out.
+        # Hard IRQ: an entry's last step went out. A host's Ctrl-C pending from just before
+        # would be raised as KeyboardInterrupt at the first jump below and leave the ring half
+        # updated (and MicroPython would then disable this IRQ): the `if` raises it first and
+        # it is dropped. Nothing can make another pending while this handler runs.
+        try:
+            if _sm:
+                pass
+        except KeyboardInterrupt:
+            pass
         self._collect()
         self._feed()
 
+    def _ahead_us(self):
+        # Time in the closed entries not yet fed to the FIFO, up to _CLOSE_AHEAD_US (the sum
+        # stays a small int).
+        r, t, e = self._ring, 0, self._head
+        while e < self._tail and t < _CLOSE_AHEAD_US:
+            t += r[(e % _RING) * _F + 3]
+            e += 1
+        return t
+
     def feed(self):
         """Make queued steps visible to the state machine and top up its FIFO. The IRQ does
-        the same at every entry's end: with nothing new to feed, this has nothing to do."""
-        self._close()
+        the same at every entry's end: with nothing new to feed, this has nothing to do.
+        The entry being filled is closed only when the closed ones ahead run short: closed
+        at every service step, it would hold only the steps of one step's batches (1-3 at
+        rates whose interval alternates between two values), and a ring of such entries
+        holds well under a second."""
+        if self._open and self._ahead_us() < _CLOSE_AHEAD_US:
+            self._close()
         if self._done < self._tail and (self._head == self._tail or self._sm.tx_fifo() >= _FIFO):
             return
         state = disable_irq()

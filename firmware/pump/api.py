@@ -8,7 +8,7 @@
 
 from pump import alarms as alarm_mod
 from pump import controller as ctl
-from pump import events, mechanics
+from pump import events, logrec, mechanics
 from pump import occlusion as occ
 from pump import rate as rates
 from pump.planner import StepPlanner
@@ -29,6 +29,13 @@ ALARM_SENSOR = "sensor_fault"
 COMPLIANCE_NL_PER_MMHG = {10000: 350, 20000: 550, 30000: 750}
 NEAR_EMPTY_MIN = 30  # default near-empty warning: 30 min of delivery left
 DELIVERED_S = 60  # a DELIVERED record every minute while running (the log's default)
+# The service step's period: 20 ms while steps come faster than one per 20 ms (the step ring
+# then holds well under a second), else 100 ms, the load cell's 10 Hz: five times fewer
+# wake-ups at subcutaneous rates, and the ring still holds many seconds of steps.
+SERVICE_MS = 20
+SERVICE_SLOW_MS = 100
+_FAST_STEPS_H = 180000  # 50 steps/s: one per 20 ms
+_LOG_SERVICE_US = 1000000
 _CAUSES = {"a soft reset": events.CAUSE_SOFT, "a watchdog reset": events.CAUSE_WATCHDOG}
 
 # State codes kept across resets (see Pump.__init__ and drivers/retained.py).
@@ -41,7 +48,57 @@ def _ul_str(nl_num, nl_den):
     return "%d.%03d" % (ul1000 // 1000, ul1000 % 1000)
 
 
+_RUNNING_CODES = (events.START, events.RESUME, events.DELIVERED)
+_ENDED_CODES = (events.STOP, events.COMPLETE, events.BOOT, events.LOAD)
+_LOOK_BACK = 48  # records: a running pump writes DELIVERED every minute
+
+
+def _cut_program(log):
+    """From the flash log's newest records: ("running" | "paused", steps, nL) if a program
+    was in force when the board lost power, else None (the in-RAM log has no past)."""
+    read = getattr(log, "read", None)
+    if read is None:
+        return None
+    n = log.count
+    page = read(n - _LOOK_BACK if n > _LOOK_BACK else 0, _LOOK_BACK)
+    state, steps, nl, counted = None, 0, 0, False
+    off = len(page) - logrec.ENTRY
+    while off >= 0:  # newest first
+        seq = int.from_bytes(page[off : off + 4], "little")
+        rec = page[off + 4 : off + logrec.ENTRY]
+        off -= logrec.ENTRY
+        if not logrec.check(rec, seq):
+            continue
+        code, _, a, b = logrec.unpack(rec)
+        if code == events.DELIVERED and not counted:  # cumulative: the newest says most
+            nl, steps, counted = a, b, True
+        if code in _ENDED_CODES:
+            return None if state is None else (state, steps, nl)
+        if state is None and code in _RUNNING_CODES:
+            state = "running"
+        elif state is None and code == events.PAUSE:
+            state = "paused"
+    return None if state is None else (state, steps, nl)
+
+
+def _command(fn):
+    # On the board the service step is a scheduled callback (a soft timer): it may run at any
+    # jump inside a command typed at the REPL or sent by the protocol, e.g. between taking a
+    # batch from the plan and queuing it. So while a command runs, the service step waits for
+    # its next period (and does not feed the watchdog): the two never interleave.
+    def command(self, *args, **kw):
+        self._busy += 1
+        try:
+            return fn(self, *args, **kw)
+        finally:
+            self._busy -= 1
+
+    return command
+
+
 class Pump:
+    program = None  # a pump.program.Runner once programs are in use: its service step
+
     def __init__(
         self,
         mech,
@@ -57,6 +114,7 @@ class Pump:
         near_empty_min=NEAR_EMPTY_MIN,
         delivered_s=DELIVERED_S,
     ):
+        self._busy = 0  # commands running (see _command); the service step waits meanwhile
         self._drive = mechanics.Drive(
             mech["lead_um"], mech["full_steps_per_rev"], mech["microsteps"]
         )
@@ -67,6 +125,7 @@ class Pump:
         # removal detection). take() -> the next force sample in mN or None; fault: 0 ok,
         # 1 no data (open), 2 saturated; present() -> the syringe switch.
         self._sensors = sensors
+        self._in_flight = getattr(stepper, "in_flight", None)  # steps out, not yet counted
         self._ceiling = ceiling
         self._near_min = near_empty_min
         self._near_steps = -1  # steps left at which near-empty warns; -1: not running
@@ -78,19 +137,30 @@ class Pump:
         self._log_service = getattr(self.log, "service", None)
         self._delivered_us = delivered_s * 1000000
         self._delivered_due = 0  # tick of the next DELIVERED record while running
+        self._log_due = clock()  # tick of the log's next upkeep
         self._alarms = alarm_mod.AlarmManager(self.log)
+        self._on_period = None  # see follow_period
+        self._period = SERVICE_MS
         before = retained.read() if retained is not None else None
         stepper.enable(False)  # whatever a reset left on the pins: no holding torque, no steps
         interrupted = before is not None and before[0] in _INTERRUPTIBLE
-        self.log.add(
-            clock(),
-            events.BOOT,
-            _CAUSES.get(cause, events.CAUSE_POWER_ON),
-            before[1] if interrupted else -1,
-        )
+        cut = None if before is not None else _cut_program(self.log)
+        steps = before[1] if interrupted else (cut[1] if cut else -1)
+        self.log.add(clock(), events.BOOT, _CAUSES.get(cause, events.CAUSE_POWER_ON), steps)
         self.load(syringe, fill_ml)
-        if before is not None and before[0] in _INTERRUPTIBLE:
+        if interrupted:
             self._interrupted(before, cause)
+        elif cut is not None:
+            # A power cut (nothing retained in RAM or the scratch registers): the flash
+            # log says a program was running or paused. Not a silent stop either.
+            self._ctl.fault(self._clock(), ALARM_INTERRUPTED)
+            self._alarm_text(
+                ALARM_INTERRUPTED,
+                "delivery interrupted by a power cut while %s, after at least %s uL "
+                "(%d steps, the log's last count); load and program again to continue"
+                % (cut[0], _ul_str(cut[2], 1), cut[1]),
+            )
+            self._save()
 
     def _interrupted(self, before, cause):
         # IEC 60601-2-24: no automatic restart after an interruption; the program is gone,
@@ -106,6 +176,7 @@ class Pump:
 
     # --- commands ---
 
+    @_command
     def load(self, syringe_id, fill_ml):
         """A new syringe: allowed before the first start or after stop/complete. Clears the
         alarms of the previous syringe."""
@@ -136,16 +207,19 @@ class Pump:
         self.log.add(self._clock(), events.LOAD, events.SYRINGES.get(syringe_id, 0), fill_nl)
         self._save()
 
+    @_command
     def rate(self, ml_per_h):
         """Set the rate in mL/h, given as a decimal string: pump.rate('0.136')."""
         self._set(rates.from_ml_per_h(*rates.parse_decimal(ml_per_h)))
 
+    @_command
     def dose(self, ug_per_24h, ug_per_ml):
         """Set a dose: pump.dose(1632, 500) is 1,632 ug/24 h at 500 ug/mL."""
         r = rates.from_dose(ug_per_24h, ug_per_ml)  # refused here: nothing logged
         self.log.add(self._clock(), events.PROGRAM, ug_per_24h, ug_per_ml)
         self._set(r)
 
+    @_command
     def set_clock(self, utc_s):
         """Set the device's UTC clock (Unix seconds): logged as from/to; records keep UTC."""
         if not isinstance(utc_s, int) or utc_s < 1577836800:
@@ -155,11 +229,13 @@ class Pump:
             raise ValueError("this pump keeps no flash log to date")
         set_utc(utc_s)
 
+    @_command
     def log_read(self, seq, n=32):
         """Up to n log records from sequence number seq on, as the log stores them (20-byte
         entries); ask again from the last seq + 1: resumable and idempotent."""
         return self.log.read(seq, n)
 
+    @_command
     def set_rate_nl_h(self, num, den=1):
         """Set the rate as an exact fraction of nL/h (the host tools' exact rates)."""
         self._set(rates.from_ml_per_h(num, den * 1000000))
@@ -187,6 +263,7 @@ class Pump:
         finally:
             self._settle()
 
+    @_command
     def start(self):
         c = self._ctl
         now = self._clock()
@@ -196,6 +273,7 @@ class Pump:
         finally:
             self._settle()
 
+    @_command
     def pause(self):
         c = self._ctl
         if c.state != ctl.RUNNING:
@@ -205,6 +283,7 @@ class Pump:
         finally:
             self._settle()
 
+    @_command
     def resume(self):
         now = self._clock()
         for a in self._alarms.active():
@@ -217,13 +296,16 @@ class Pump:
         finally:
             self._settle()
 
+    @_command
     def stop(self):
         """Never refused: the motor stops and EN goes off whatever state the pump is in."""
         self._off_then(self._ctl.stop)
+        self._cadence()
 
+    @_command
     def status(self):
         c = self._ctl
-        self.service()
+        self._step()
         nl = c.delivered_nl()
         return {
             "state": c.state,
@@ -243,10 +325,12 @@ class Pump:
         happen before delivery can restart."""
         return [a.as_dict() for a in self._alarms.history]
 
+    @_command
     def ack(self):
         """Acknowledge the active alarms: they stay until cleared, but stop sounding."""
         return self._alarms.acknowledge(self._clock())
 
+    @_command
     def silence(self):
         """Silence the sounding alarms for 2 minutes (IEC 60601-2-24: at most 2 min)."""
         self._alarms.silence(self._clock())
@@ -255,7 +339,76 @@ class Pump:
         """Priority the buzzer and LED show now: 3 high, 2 medium, 1 low, 0 quiet."""
         return self._alarms.sounding(self._clock())
 
+    # --- programs (pump.program.Runner drives these) ---
+
+    def boost(self, r, span_us):
+        """Run at rate r (nL/h fraction: the program rate plus a bolus rate) for exactly
+        span_us (below 2**29) from the executor's restart, then hold the motor until
+        unboost(). Returns the tick the boost started at."""
+        c = self._ctl
+        if c.state != ctl.RUNNING:
+            raise ctl.TransitionError("cannot give a bolus while %s" % c.state)
+        StepPlanner(c.vol).start_segment(r[0], r[1])  # refuse before touching the motor
+        now = self._halt(keep_enabled=True)
+        try:
+            c.boost(r, now, span_us)
+            self._go(now)
+        finally:
+            self._settle()
+        self._cadence()
+        return c.zero
+
+    def unboost(self, r=None):
+        """End a boost at its exact end and go on at r (default: the program rate)."""
+        c = self._ctl
+        now = self._halt(keep_enabled=True)
+        try:
+            c.unboost(r or c.rate, now)
+            self._go(now)
+        finally:
+            self._settle()
+
+    def finish(self, r=None):
+        """The VTBI is delivered: go on at r (KVO), or stop (r None) with no alarm."""
+        c = self._ctl
+        now = self._halt(keep_enabled=r is not None)
+        try:
+            c.finish(now, r)
+            if r is not None:
+                self._go(now)
+        finally:
+            self._settle()
+
     # --- safety ---
+
+    def service_ms(self):
+        """The period (ms) the service step needs now: SERVICE_MS while running faster than
+        50 steps/s, SERVICE_SLOW_MS otherwise (idle, paused, stopped, slow rates)."""
+        c = self._ctl
+        if c.state != ctl.RUNNING or c.rate is None:
+            return SERVICE_SLOW_MS
+        (rn, rd), (vn, vd) = c.rate, c.vol  # nL/h and nL/step, as fractions
+        fast = rn * vd > _FAST_STEPS_H * rd * vn  # foreground only: big ints are fine here
+        return SERVICE_MS if fast else SERVICE_SLOW_MS
+
+    def follow_period(self, hook):
+        """hook(ms) is called now and whenever a command changes the period the service step
+        needs (service_ms); the board (re)arms its timer with it. Never from the service
+        step itself: a stop it makes keeps the period until the next command."""
+        self._on_period = hook
+        self._period = -1
+        self._cadence()
+
+    def _cadence(self):
+        ms = self.service_ms()
+        if ms == self._period or self._on_period is None:
+            return
+        try:
+            self._on_period(ms)
+        except Exception as e:  # noqa: BLE001 - a pump on the wrong cadence must not run
+            self._fail(ALARM_SOFTWARE, "service period not set: %s" % e)
+            raise
+        self._period = ms
 
     def _settle(self):
         """After a command that touched the motor: if it did not leave the pump running
@@ -263,6 +416,7 @@ class Pump:
         c, st = self._ctl, self._stepper
         if c.state == ctl.RUNNING and st.running:
             self._save()
+            self._cadence()
             return
         if c.state == ctl.RUNNING:
             self._fail(ALARM_SOFTWARE)  # running on paper, not on the motor
@@ -271,6 +425,7 @@ class Pump:
             st.halt()
         st.enable(False)
         self._save()
+        self._cadence()
 
     def _fail(self, alarm, text=None):
         """Motor off and EN off first, then the controller stopped with `alarm`."""
@@ -350,13 +505,25 @@ class Pump:
         st.feed()
 
     def service(self):
-        """Run often (a soft timer every 20 ms): report executed steps, check the executor
-        kept to the plan, keep the ring full. Returns True when the step ran cleanly (the
+        """Run often (a soft timer, every service_ms()): report executed steps, check the
+        executor kept to the plan, keep the ring full. Returns True when the step ran cleanly (the
         board feeds its watchdog then); an exception stops the motor, raises the
-        software_fault alarm and returns False."""
+        software_fault alarm and returns False. While a command runs (the timer came in
+        the middle of it) it does nothing and returns False: it runs at the next period."""
+        if self._busy:
+            return False
+        self._busy = 1
+        try:
+            return self._step()
+        finally:
+            self._busy = 0
+
+    def _step(self):
         try:
             self._service()
             self._housekeeping(self._ctl)
+            if self.program is not None:
+                self.program.service(self._clock())
         except Exception as e:  # noqa: BLE001 - any bug here must end in a safe stop
             self._fail(ALARM_SOFTWARE, "service step raised %s: %s" % (type(e).__name__, e))
             return False
@@ -371,6 +538,9 @@ class Pump:
             st.halt()  # complete: the syringe is empty
             st.enable(False)
             self._save()
+            return
+        if c.held():
+            self._halt(keep_enabled=True)  # a bolus or the VTBI is out: pump.program acts
             return
         if st.starved:
             # The ring ran dry: later steps would come late. Safety first: stop and alarm.
@@ -402,7 +572,10 @@ class Pump:
                 q, r = divmod(c.delivered, vd)  # nL without ints beyond 31 bits
                 self.log.add(now, events.DELIVERED, q * vn + r * vn // vd, c.delivered)
                 self._delivered_due = ticks_add(self._delivered_due, self._delivered_us)
-            if self._log_service is not None:
+            # The log's upkeep (uptime, leftovers, erase-ahead) once a second is plenty, and
+            # it costs more than the rest of an idle service step.
+            if self._log_service is not None and ticks_diff(now, self._log_due) >= 0:
+                self._log_due = ticks_add(now, _LOG_SERVICE_US)
                 self._log_service(now)
         except MemoryError:
             pass
@@ -427,7 +600,11 @@ class Pump:
                 return True
             if force is None:
                 return False
-            found = self._detector.feed(force, c.delivered)
+            # where the plunger is now, to a step: the executor counts whole batches
+            pos = c.delivered
+            if self._in_flight is not None:
+                pos += self._in_flight(self._clock())
+            found = self._detector.feed(force, pos)
             if found:
                 self._occluded(c, found)
                 return True

@@ -45,6 +45,13 @@ class Controller:
         self._seg_done = 0
         self._last_tick = 0
         self._batch = [0, 0]
+        # Program bounds (pump.program): a boosted segment (a bolus on top of the rate) plans
+        # at most _limit steps, those due within _span us of its start (zero: the tick it
+        # started at); a VTBI ends the program at `target` delivered steps. -1: no bound.
+        self._limit = -1
+        self._span = 0
+        self.zero = 0
+        self.target = -1
 
     def _refuse(self, action, allowed):
         if self.state not in allowed:
@@ -63,6 +70,7 @@ class Controller:
         self._plan.start_segment(num, den, self._seg_done, tau)
         self._seg_done = 0
         self._last_tick = now
+        self._limit = -1
 
     def set_rate(self, rate, now):
         self._refuse("change the rate", (IDLE, RUNNING, PAUSED))
@@ -134,6 +142,7 @@ class Controller:
         if self._seg_done or ticks_diff(tick, self._last_tick) < 0:
             raise TransitionError("anchor after steps or before the command")
         self._last_tick = tick
+        self.zero = tick
 
     def fault(self, now, alarm):
         """Stop at once for a fault, whatever the plan says: no progress is carried, so it
@@ -151,9 +160,81 @@ class Controller:
         if self.state != RUNNING:
             return None
         room = self.capacity - self.delivered - self._plan.planned + self._seg_done
+        if self.target >= 0:
+            t = self.target - self.delivered - self._plan.planned + self._seg_done
+            if t < room:
+                room = t
+        if self._limit >= 0 and self._limit - self._plan.planned < room:
+            room = self._limit - self._plan.planned
         if self._plan.next_batch(self._batch, min(max_count, room)) == 0:
             return None
         return self._batch
+
+    # --- program bounds: a bolus for an exact time, a VTBI to an exact step ---
+
+    def boost(self, rate, now, span_us):
+        """While running: from `now`, run at `rate` (the program rate plus a bolus rate) for
+        exactly span_us, then hold until unboost(). The program rate stays self.rate (a pause
+        ends the boost; resume goes on at self.rate)."""
+        self._refuse("give a bolus", (RUNNING,))
+        if span_us <= 0:
+            raise ValueError("a bolus must last at least 1 us")
+        StepPlanner(self.vol).start_segment(rate[0], rate[1])  # refuse a bad rate first
+        self._checked(now, rate)
+        self._limit = self._plan.due(span_us)
+        self._span = span_us
+        self.zero = now
+        self.log.add(now, events.RATE, rate[0], rate[1])
+
+    def boosting(self):
+        return self._limit >= 0 and self.state == RUNNING
+
+    def held(self):
+        """The plan has nothing more to issue until the program acts: every step of a
+        boost is out, or the VTBI is reached."""
+        if self.state != RUNNING:
+            return False
+        if self._limit >= 0 and self._seg_done >= self._limit:
+            return True
+        return self.target >= 0 and self.delivered >= self.target
+
+    def unboost(self, rate, now):
+        """End the boost at its end (zero + span, at or before `now`; the motor is halted)
+        with the exact progress there, and continue at `rate` from `now`."""
+        self._refuse("end a bolus", (RUNNING,))
+        if self._limit < 0:
+            raise TransitionError("no bolus is running")
+        if ticks_diff(now, self.zero) < self._span:
+            raise TransitionError("the bolus has not ended yet")
+        if self._seg_done != self._limit:
+            self.fault(now, ALARM_LATE)  # the executor fell behind the bolus
+            raise PumpFault("bolus steps ran late: pump stopped, alarm %s" % ALARM_LATE)
+        done = self._seg_done
+        tau = self._span - (self._plan.time_of(done) if done else 0)
+        StepPlanner(self.vol).start_segment(rate[0], rate[1])
+        self._plan.start_segment(rate[0], rate[1], done, tau)
+        self._seg_done = 0
+        self._last_tick = now
+        self._limit = -1
+        self.rate = rate
+        self.log.add(now, events.RATE, rate[0], rate[1])
+
+    def finish(self, now, rate=None):
+        """The VTBI was delivered (held at `target`): continue at `rate` (KVO) from a fresh
+        plan, or stop (rate None). No alarm: the program ended as set."""
+        self._refuse("end the infusion", (RUNNING,))
+        self._plan.reset()
+        self._seg_done = 0
+        self._last_tick = now
+        self._limit = -1
+        self.target = -1
+        if rate is None:
+            self.state = STOPPED
+            self.log.add(now, events.STOP, self.delivered)
+            return
+        self._plan.start_segment(rate[0], rate[1])
+        self.rate = rate
+        self.log.add(now, events.RATE, rate[0], rate[1])
 
     def executed(self, count, last_step_tick):
         """The executor ran `count` more steps; the last one at `last_step_tick`."""

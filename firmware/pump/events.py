@@ -18,6 +18,10 @@ CONFIG = const(11)  # a: setting key (CONFIG_*), b: the new value (old: the prev
 CLOCK = const(12)  # a: UTC before, b: UTC after (s since logrec.LOG_EPOCH; -1: not set)
 FAULT = const(13)  # a: fault code (an alarm kind code), b: detail (e.g. steps late)
 DELIVERED = const(14)  # a: nL delivered from the loaded syringe, b: its steps (cumulative)
+BOLUS = const(15)  # a: bolus nL granted, b: its duration in ms (pump.program)
+INFUSION_END = const(16)  # a: steps delivered, b: 0 stopped, 1 KVO (the VTBI was delivered)
+BOLUS_DENIED = const(17)  # a: reason code (pump.program.DENY_*), b: 0
+PIN = const(18)  # a: 1 wrong PIN, 2 locked out, 3 PIN changed, 4 mode changed; b: detail
 # Written by the flash log itself (pump.logring), never by callers:
 TIME = const(0x7E)  # time anchor: a: UTC s since LOG_EPOCH or -1, b: uptime s
 SEAL = const(0x7F)  # HMAC chain link: a, b: the first 8 bytes of the chain value
@@ -61,6 +65,10 @@ NAMES = {
     CLOCK: "clock",
     FAULT: "fault",
     DELIVERED: "delivered",
+    BOLUS: "bolus",
+    INFUSION_END: "infusion_end",
+    BOLUS_DENIED: "bolus_denied",
+    PIN: "pin",
     TIME: "time",
     SEAL: "seal",
 }

@@ -105,6 +105,15 @@ class StepPlanner:
             self._first = t1
             self._s_hi, self._s_lo = s1 >> _LIMB, s1 & _LIMB_MASK
 
+    def due(self, tau_us):
+        """Steps of this segment due by `tau_us` after its start (exact floor)."""
+        return (self._off + tau_us * self._a) // self._l
+
+    def time_of(self, k):
+        """Time of the segment's k-th step (k >= 1), in us after its start: the earliest
+        integer time by which k steps are due (ceil((k * L - off) / a))."""
+        return -((self._off - k * self._l) // self._a)
+
     def reset(self):
         """Halt and forget the carried progress. Cannot fail: stop and faults use it, and a
         plan that no longer matches the executor must never block them."""

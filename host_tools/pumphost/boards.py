@@ -16,6 +16,8 @@ class Board:
     full_steps_per_rev: int
     microsteps: int
     pins: dict[str, int]
+    load_cell: bool = False  # an HX711 and a syringe switch are fitted (PINS names them)
+    syringe_seated: int = 0  # the switch's pin level with a syringe in place
 
 
 def available() -> list[str]:
@@ -35,4 +37,6 @@ def load(name: str) -> Board:
         full_steps_per_rev=mech["full_steps_per_rev"],
         microsteps=mech["microsteps"],
         pins=dict(ns["PINS"]),
+        load_cell=bool(ns.get("LOAD_CELL", False)),
+        syringe_seated=int(ns.get("SYRINGE_SEATED", 0)),
     )

@@ -6,9 +6,10 @@ from pathlib import Path
 
 import click
 
-from pumphost import paths
+from pumphost import paths, protoclient
 from pumphost.emulator import Emulator, Result
 from pumphost.logs.cli import logs
+from pumphost.review.cli import cohort, review, upload
 from pumphost.scenario import ScenarioError, load
 from pumphost.vboard import vboard
 
@@ -25,8 +26,12 @@ def _fail(msg: str) -> None:
 
 
 @click.group()
-def cli() -> None:
-    """Syringe pump host tools: the emulator (sim) and the virtual board (vboard)."""
+@protoclient.port_options
+@click.pass_context
+def cli(ctx: click.Context, port: str | None, pin: str | None) -> None:
+    """Syringe pump host tools: the emulator (sim), the virtual board (vboard), and a pump
+    through its protocol (--port PORT status|program|start|...)."""
+    ctx.obj = {"port": port, "pin": pin}
 
 
 def _hm(us: int) -> str:
@@ -57,7 +62,8 @@ def _summary(res: Result, emu: Emulator) -> str:
         f"scenario     {res.scenario}",
         f"syringe      {emu.syringe.label}, {sc.fill_nl / 1e6:g} mL loaded, "
         f"{float(res.nl_per_step):.3f} nL per microstep",
-        f"program      {sc.program_text} = {ml_per_h_str(*sc.rate)} mL/h",
+        f"program      {sc.program_text}"
+        + (f" = {ml_per_h_str(*sc.rate)} mL/h" if sc.rate else ""),
         *(f"  at {_hm(ev.at_us)}: {ev.text}{skipped.get(ev.index, '')}" for ev in sc.events),
         f"simulated    {res.duration_s / 3600:g} h",
         f"programmed   {float(res.programmed_nl) / 1000:.3f} uL",
@@ -123,6 +129,11 @@ def sim(scenario: Path, as_json: bool, log_path: Path | None) -> None:
 
 cli.add_command(vboard)
 cli.add_command(logs)
+logs.add_command(upload)  # pumpctl logs upload: the review service's client
+cli.add_command(review)
+cli.add_command(cohort)
+for _command in protoclient.COMMANDS:  # pumpctl --port PORT status|program|start|...
+    cli.add_command(_command)
 
 
 def main() -> None:

@@ -1,13 +1,15 @@
 """Event-driven emulator: the firmware's application, `pump.api.Pump`, unchanged, on simulated
-hardware (pumphost.simhal), with the service step at the board's 20 ms cadence.
+hardware (pumphost.simhal), with the service step at the board's cadence (`Pump.service_ms`:
+20 ms at fast rates, 100 ms otherwise).
 
 Time jumps from event to event: a batch's last step, the service step due after it, a
 scenario event. A service step at which nothing changed since the one before (no batch
 finished, no command) cannot act, so it is skipped; every other one runs on the board's
-20 ms grid. Nothing iterates per microsecond. An independent exact oracle (Fractions, no
+grid. Nothing iterates per microsecond. An independent exact oracle (Fractions, no
 planner code) computes the programmed volume.
 """
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from fractions import Fraction
@@ -23,11 +25,12 @@ paths.use_firmware_core()
 from pump import alarms as al  # noqa: E402
 from pump import api, mechanics  # noqa: E402
 from pump import controller as ctl  # noqa: E402
+from pump import protocol as core_protocol  # noqa: E402
 from pump import rate as core_rate  # noqa: E402
+from pump import runner as core_runner  # noqa: E402
 from pump.logring import LogRing  # noqa: E402
 
 _US_PER_H = 3_600_000_000
-SERVICE_US = 20_000  # firmware/boardapp.py: SERVICE_MS
 LOG_SECTORS = 192  # as drivers/flashlog.py: LOG_BYTES on the Pico
 START_UTC = 1_798_761_600  # 2027-01-01T00:00:00Z: a fixed start, so logs are reproducible
 
@@ -123,6 +126,20 @@ class Emulator:
         self._programmed = Fraction(0)
         self._rate = Fraction(0)
         self._rate_since = 0
+        # A [[command]] script: the protocol handler the board runs, on this pump.
+        self.responses: list[tuple[float, str, dict[str, object]]] = []
+        self.proto: core_protocol.Protocol | None = None
+        if sc.commands:
+            self.runner = core_runner.Runner(self.pump, self.clock.ticks())
+            self.runner.set_clock(self.clock.ticks(), START_UTC)
+            seed = iter(range(1 << 30))
+            self.proto = core_protocol.Protocol(
+                self.pump,
+                core_protocol.MemoryStore(),
+                rand=lambda n: bytes((next(seed) * 7 + i) & 255 for i in range(n)),
+                runner=self.runner,
+            )
+            self._in_force: tuple[int, int] | None = None
 
     def _oracle_to(self, t_us: int) -> None:
         self._programmed += self._rate * (t_us - self._rate_since) / _US_PER_H
@@ -136,6 +153,9 @@ class Emulator:
         """The board's service step, then the oracle follows what it did to the pump."""
         was = self.pump.state
         self.pump.service()
+        if self.proto is not None:
+            self._follow_program()
+            return
         if was == ctl.RUNNING and self.pump.state != ctl.RUNNING:
             # Complete: the program ended with the last step; a fault: at this service step.
             done = self.pump.state == ctl.COMPLETE
@@ -206,7 +226,8 @@ class Emulator:
             done = st.next_done_us()
             if done is None or done > t_us:
                 break
-            service = -(-done // SERVICE_US) * SERVICE_US  # the first service step after it
+            period = self.pump.service_ms() * 1000  # the board's timer: 20 or 100 ms
+            service = -(-done // period) * period  # the first service step after it
             if service > t_us:
                 break
             st.run_to(service)
@@ -245,8 +266,63 @@ class Emulator:
                 self._oracle_rate(t, ev.rate)
         return None
 
+    # --- a [[command]] script through the protocol ---
+
+    def _rate_in_force(self) -> tuple[int, int] | None:
+        c = self.pump._ctl
+        if c.state != ctl.RUNNING or c.held():
+            return None
+        if c.boosting():
+            b = self.runner.prog.bolus_rate
+            return (c.rate[0] * b[1] + b[0] * c.rate[1], c.rate[1] * b[1])
+        return c.rate
+
+    def _follow_program(self) -> None:
+        """The oracle follows the rate in force (the simulated executor starts without
+        latency, and a bolus ends at a service step run exactly at its end)."""
+        r = self._rate_in_force()
+        if r != self._in_force:
+            self._oracle_rate(self.clock.elapsed_us, r)
+            self._in_force = r
+        self._track_alarms()
+
+    def _run_program(self, t_us: int) -> None:
+        """Run to t_us with a service step at least every minute (the runner's clock) and
+        exactly when a bolus ends."""
+        while self.clock.elapsed_us < t_us:
+            nxt = min(t_us, self.clock.elapsed_us + 60_000_000)
+            due = self.runner.bolus_due_in_us()
+            if due >= 0:
+                nxt = min(nxt, self.clock.elapsed_us + max(due, 1))
+            self._run_until(nxt)
+            self._service()
+
+    def _send(self, line: str) -> None:
+        assert self.proto is not None
+        if "$TOKEN" in line:
+            line = line.replace("$TOKEN", str(self._token))
+        resp = json.loads(self.proto.handle_line(line.encode()))
+        self.responses.append((self.clock.elapsed_us / 1e6, line, resp))
+        result = resp.get("result")
+        if resp["ok"] and isinstance(result, dict) and "token" in result:
+            self._token = result["token"]
+        self._follow_program()
+
+    def _run_script(self, progress: Callable[[int], None] | None) -> None:
+        self._token = ""
+        for at_us, line in self.sc.commands:
+            self._run_program(at_us)
+            self._send(line)
+            if progress is not None:
+                progress(self.clock.elapsed_us)
+        self._run_program(self.sc.duration_us)
+        self.not_applied = []
+
     def run(self, progress: Callable[[int], None] | None = None) -> Result:
         sc, pump = self.sc, self.pump
+        if self.proto is not None:
+            self._run_script(progress)
+            return self._result()
         if sc.dose:  # as a clinician programs it: the log records the dose
             pump.dose(*sc.dose)
         else:
@@ -266,6 +342,10 @@ class Emulator:
             if why is not None:
                 self.not_applied.append((ev, why))
         self._run_reporting(sc.duration_us, step_us, progress)
+        return self._result()
+
+    def _result(self) -> Result:
+        sc, pump = self.sc, self.pump
         self._oracle_to(sc.duration_us)
         vol = Fraction(*self.vol)
         delivered = self.stepper.pulses * vol

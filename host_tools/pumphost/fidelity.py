@@ -255,7 +255,9 @@ def _install_unittest(board: VirtualBoard, source: bytes) -> None:
 def run_suite(args: list[str], unittest: bytes | None) -> tuple[list[tuple[str, str]], float]:
     """Runs run-tests.py with `args` against a fresh virtual board; returns (result, test)
     pairs in order and the wall time."""
-    board = VirtualBoard(IMAGE, fresh=True, port=0, extra_args=("--uart", "1", "--pace", "max"))
+    board = VirtualBoard(
+        IMAGE, fresh=True, port=0, extra_args=("--uart", "1", "--pace", "max"), devices=None
+    )
     wedges: list[str] = []
     started = time.monotonic()
     with board:

@@ -162,6 +162,12 @@ class Plant:
             else:
                 self._saturated = True
 
+    def inject(self, kind: str, at_s: float | None = None) -> None:
+        """A fault at at_s (default: now, in force from the next advance()): the rig's faults
+        come when a test decides, a scenario's at given times."""
+        self._pending.append(Fault(self.t if at_s is None else at_s, kind))
+        self._pending.sort(key=lambda f: f.at_s)
+
     # --- time and steps ---
 
     def advance(self, t: float, steps: int) -> None:

@@ -82,10 +82,17 @@ class _Fault(BaseModel):
     ]
 
 
+class _Command(BaseModel):
+    model_config = _STRICT
+    at_h: Annotated[float, Field(ge=0)]
+    line: Annotated[str, Field(min_length=1)]
+
+
 class _Scenario(BaseModel):
     model_config = _STRICT
     pump: _Pump
-    program: _Program
+    program: _Program | None = None  # optional with a [[command]] script, which programs it
+    command: list[_Command] = []
     run: _Run
     events: list[_Event] = []
     plant: _Plant | None = None
@@ -119,7 +126,7 @@ class Scenario:
     board: boards.Board
     syringe_id: str
     fill_nl: int
-    rate: tuple[int, int]  # nL/h as an exact fraction
+    rate: tuple[int, int] | None  # nL/h as an exact fraction (None: the script programs it)
     program_text: str
     duration_us: int
     start_tick: int
@@ -130,6 +137,9 @@ class Scenario:
     plant_seed: int | None = None
     ceiling: str = "medium"
     faults: list[tuple[float, str]] = field(default_factory=list)  # (at s, kind)
+    # Protocol lines sent at given times through pump.protocol (at us, line), in time order
+    # (file order at the same time). "$TOKEN" in a line is the last program.validate token.
+    commands: list[tuple[int, str]] = field(default_factory=list)
 
 
 def _ordinal(index: int) -> str:
@@ -264,9 +274,17 @@ def parse(text: str, name: str = "scenario") -> Scenario:
             f"this syringe ({vol[0] / vol[1]:.3f} nL)"
         )
     p = sc.program
-    conc = p.concentration_ug_per_ml
+    commands = sorted(
+        ((int(_exact(c.at_h) * 3_600_000_000), c.line) for c in sc.command), key=lambda c: c[0]
+    )
+    if p is None:
+        if not commands:
+            raise ScenarioError("program: missing key (or a [[command]] script that sets one)")
+        if sc.events:
+            raise ScenarioError("events: with a [[command]] script, pause/resume are commands")
+    conc = p.concentration_ug_per_ml if p else None
     try:
-        rate = _rate(p.rate_ml_per_h, p.dose_ug_per_24h, conc)
+        rate = _rate(p.rate_ml_per_h, p.dose_ug_per_24h, conc) if p else None
     except core_rate.RateError as e:
         raise ScenarioError(f"program.{_rate_key(p.rate_ml_per_h)}: {e}") from None
     events = []
@@ -304,20 +322,26 @@ def parse(text: str, name: str = "scenario") -> Scenario:
     events.sort(key=lambda e: e.at_us)  # stable: events at the same time stay in file order
     duration_us = int(_exact(sc.run.duration_h) * 3_600_000_000)
     _check_sequence(events, duration_us, _as_written(raw["run"]["duration_h"]) or "")
+    for i, (at_us, _) in enumerate(commands):
+        if at_us >= duration_us:
+            raise ScenarioError(f"command[{i}]: at or after the end of the run")
     return Scenario(
         name=name,
         board=board,
         syringe_id=sc.pump.syringe,
         fill_nl=fill_nl,
         rate=rate,
-        dose=(p.dose_ug_per_24h, conc) if p.dose_ug_per_24h and conc else None,
-        program_text=_describe(p.rate_ml_per_h, p.dose_ug_per_24h, conc),
+        dose=(p.dose_ug_per_24h, conc) if p and p.dose_ug_per_24h and conc else None,
+        program_text=_describe(p.rate_ml_per_h, p.dose_ug_per_24h, conc)
+        if p
+        else "set by the command script",
         duration_us=duration_us,
         start_tick=sc.run.start_tick,
         events=events,
         plant_seed=(sc.plant.seed if sc.plant else 0) if sc.plant or sc.fault else None,
         ceiling=sc.plant.ceiling if sc.plant else "medium",
         faults=[(float(_exact(f.at_h) * 3600), f.kind) for f in sc.fault],
+        commands=commands,
     )
 
 

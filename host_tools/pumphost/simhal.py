@@ -87,6 +87,11 @@ class SimStepper:
         self.enabled = keep_enabled
         return self.clock.ticks()
 
+    def in_flight(self, now: int) -> int:
+        """Steps of the head batch already out (the executor ran to now), as the PIO
+        driver estimates them for its oldest uncounted entry."""
+        return self._in_batch if self.running else 0
+
     # --- simulated time ---
 
     def next_done_us(self) -> int | None:

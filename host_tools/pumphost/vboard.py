@@ -24,7 +24,11 @@ from typing import Any
 
 import click
 
-from pumphost.paths import CACHE, REPO
+from pumphost import boards
+from pumphost.paths import CACHE, REPO, use_firmware_core
+
+use_firmware_core()
+from pump import loadcell  # noqa: E402
 
 VBOARD_DIR = REPO / "host_tools" / "vboard"
 BRIDGE = VBOARD_DIR / "bridge.mjs"
@@ -91,8 +95,12 @@ class VirtualBoard:
         extra_args: tuple[str, ...] = (),
         echo_output: bool = False,
         start_timeout: float = 30.0,
+        devices: str | None = "vpico",
+        proto_port: int | None = None,
     ) -> None:
-        """port=0 picks a free pair of ports (REPL, control)."""
+        """port=0 picks a free pair of ports (REPL, control). devices: the board definition
+        whose load cell (an HX711, idle at zero force) and seated syringe switch are wired to
+        the pins at start, as on the pump; None for a bare chip (MicroPython's own tests)."""
         self.image = image
         self.flash = flash
         self.fresh = fresh
@@ -103,6 +111,10 @@ class VirtualBoard:
         self.extra_args = extra_args
         self.echo_output = echo_output
         self.start_timeout = start_timeout
+        self.devices = devices
+        # UART1 (the pump protocol) on TCP: None is the REPL port + 2 (any free port with
+        # port=0), -1 none; the bridge says which port it took (proto_url).
+        self.proto_port = proto_port
         self.output: deque[str] = deque(maxlen=200)
         self._proc: subprocess.Popen[str] | None = None
         self._ready = threading.Event()
@@ -115,10 +127,19 @@ class VirtualBoard:
         """What mpremote connects to."""
         return f"socket://{self.host}:{self.port}"
 
+    @property
+    def proto_url(self) -> str:
+        """UART1, the pump protocol's channel (`pumpctl --port URL status`)."""
+        if not self.proto_port or self.proto_port < 0:
+            raise VBoardError("this virtual board has no protocol port")
+        return f"socket://{self.host}:{self.proto_port}"
+
     # ---- process ----
 
     def start(self) -> VirtualBoard:
         node = ensure_bridge_deps()
+        if self.proto_port is None:
+            self.proto_port = 0 if self.port == 0 else self.port + 2
         if self.port == 0:
             self.port = _free_port_pair(self.host)
         if self.control_port is None:
@@ -131,6 +152,8 @@ class VirtualBoard:
             cmd += ["--flash", str(self.flash)]
         if self.fresh:
             cmd.append("--fresh")
+        if self.proto_port >= 0:
+            cmd += ["--proto-port", str(self.proto_port)]
         cmd += list(self.extra_args)
         self._proc = subprocess.Popen(
             cmd,
@@ -151,7 +174,19 @@ class VirtualBoard:
         # seconds of wall time per simulated minute, more on a loaded machine.
         self._ctl = socket.create_connection((self.host, self.control_port), timeout=300)
         self._ctl_file = self._ctl.makefile("rwb")
+        if self.devices is not None:
+            self.wire_devices(boards.load(self.devices))
         return self
+
+    def wire_devices(self, board: boards.Board) -> None:
+        """The pump's devices on a fresh board, before it boots (simulated time is still 0):
+        the HX711 at zero force with the firmware's nominal calibration, and the syringe
+        switch closed. A board definition without a load cell gets nothing."""
+        if not board.load_cell:
+            return
+        self.hx711_attach(board.pins["hx711_dout"], board.pins["hx711_sck"])
+        self.hx711(counts=loadcell.DEFAULT_OFFSET)
+        self.set_input(board.pins["syringe"], board.syringe_seated)
 
     def _read_output(self) -> None:
         assert self._proc is not None and self._proc.stdout is not None
@@ -159,6 +194,8 @@ class VirtualBoard:
             line = line.rstrip("\n")
             self.output.append(line)
             if line.startswith(_READY):
+                if " proto=socket://" in line:  # the port the bridge took (0: any free one)
+                    self.proto_port = int(line.rpartition(":")[2])
                 self._ready.set()
             elif self.echo_output and self._ready.is_set():  # start errors are raised instead
                 print(line, file=sys.stderr, flush=True)
@@ -187,6 +224,7 @@ class VirtualBoard:
         pins, edges and power, without owning the bridge (close() only disconnects)."""
         vb = cls(None, host=host, port=port if port is not None else control_port - 1)
         vb.control_port = control_port
+        vb.proto_port = vb.port + 2  # what `pumpctl vboard start` opens
         try:
             vb._ctl = socket.create_connection((host, control_port), timeout=300)
         except OSError as e:
@@ -287,6 +325,26 @@ class VirtualBoard:
         extra = {} if at_ns is None else {"at_ns": int(at_ns)}
         self.request("set_adc", channel=channel, raw=int(raw), **extra)
 
+    def hx711_attach(self, dout: int, sck: int) -> dict[str, Any]:
+        """Wires a (new) HX711 model to the pins: DOUT driven by it, PD_SCK watched."""
+        return self.request("hx711", dout=dout, sck=sck)
+
+    def hx711(
+        self, counts: int | None = None, mode: str | None = None, at_ns: int | None = None
+    ) -> dict[str, Any]:
+        """Sets what the HX711's next conversions give (signed counts) and its fault mode
+        (`ok`, `open`: DOUT stuck high, `saturated`: 0x7FFFFF), now or at a simulated time;
+        with neither, just its status (counts, mode, gain, powered, conversions, reads,
+        lost, overwritten)."""
+        args: dict[str, Any] = {}
+        if counts is not None:
+            args["counts"] = int(counts)
+        if mode is not None:
+            args["mode"] = mode
+        if at_ns is not None:
+            args["at_ns"] = int(at_ns)
+        return self.request("hx711", **args)
+
     def reset(self) -> None:
         self.request("reset")
 
@@ -352,6 +410,7 @@ def start(fresh: bool, port: int, image: Path, flash: Path) -> None:
         RUN_DIR.mkdir(parents=True, exist_ok=True)
         pid_file.write_text(f"{os.getpid()}\n")
         click.echo(board.url)
+        click.echo(f"protocol (UART1): {board.proto_url} (pumpctl --port)", err=True)
         click.echo(
             f"control: {board.host}:{board.control_port} (the HIL suite's --rig virtual), "
             f"flash: {flash}; Ctrl-C stops",

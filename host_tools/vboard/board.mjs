@@ -92,6 +92,9 @@ export class Board {
     this.inputs = new Map(); // pin -> level driven by the host
     this.adcRaw = new Map(); // channel -> raw 12-bit value set by the host
     this.level = new Array(NUM_PINS).fill(false);
+    this.watchers = new Array(NUM_PINS).fill(null); // devices on the board's pins (hx711.mjs)
+    this.hx711 = null;
+    this.proto = null; // UART1 on its own TCP port (protouart.mjs), if the bridge opened one
     this.logs = Array.from({ length: NUM_PINS }, () => new PinLog());
     this.pending = null; // flash operation in progress: { op, alarm }
     this.frozen = false; // the core waits for the flash chip
@@ -121,7 +124,10 @@ export class Board {
     });
     for (const uart of chip.uart) {
       const repl = uart === chip.uart[this.uartIndex];
-      fixUart(uart, repl ? () => this.feedUart() : () => {}, { wire: !repl || this.replWire });
+      const room = repl
+        ? () => this.feedUart()
+        : () => this.proto?.uart === uart && this.proto.room();
+      fixUart(uart, room, { wire: !repl || this.replWire });
     }
     installRosc(chip, this.random);
     fixDmaTiming(chip);
@@ -150,6 +156,7 @@ export class Board {
     for (const h of this.hostAlarms) {
       this.linkHost(h);
     }
+    this.proto?.attach(chip);
     return chip;
   }
 
@@ -179,7 +186,12 @@ export class Board {
   // ---- when to run ----
 
   updateGo() {
-    this.go = this.runners > 0 || this.replClients > 0 || this.freeRun || this.draining;
+    this.go =
+      this.runners > 0 ||
+      this.replClients > 0 ||
+      this.freeRun ||
+      this.draining ||
+      !!this.proto?.wants();
     this.paced = this.pace === 'realtime' && this.runners === 0;
   }
 
@@ -457,7 +469,9 @@ export class Board {
     }
     if (level !== this.level[pin]) {
       this.level[pin] = level;
-      this.logs[pin].edge(level, this.now());
+      const t = this.now();
+      this.logs[pin].edge(level, t);
+      this.watchers[pin]?.(level, t);
     }
   }
 
@@ -465,6 +479,24 @@ export class Board {
     this.inputs.set(pin, !!value);
     this.syncPin(pin);
     this.wake();
+  }
+
+  /**
+   * A device on the board drives an input pin (at the current simulated time, from inside
+   * the loop: no wake-up needed). `wake`: a state machine stalled on `wait pin` sees the new
+   * level now, not at the core's next instruction (an idle core may sleep for a while).
+   */
+  driveInput(pin, value, wake = false) {
+    this.inputs.set(pin, !!value);
+    this.syncPin(pin);
+    if (wake && this.pioClock.parked.length) {
+      this.pioClock.scanParked(this.chip.clock.nanos);
+    }
+  }
+
+  /** fn(level, ns) on every level change of pin (null: none); one watcher per pin. */
+  watch(pin, fn) {
+    this.watchers[pin] = fn;
   }
 
   setAdc(channel, raw) {

@@ -24,7 +24,7 @@ if (Number(process.versions.node.split('.')[0]) < 20) {
 const USAGE = `usage: node bridge.mjs [--image FIRMWARE.bin] [--flash FLASH.bin] [--fresh]
   [--bootrom ROM.bin] [--host 127.0.0.1] [--port 2217] [--control-port PORT+1]
   [--free-run] [--pace realtime|max] [--flash-timing typ|none] [--uart 0|1]
-  [--repl-uart instant|wire] [--seed N] [--pio-skip] [--echo] [--verbose]`;
+  [--repl-uart instant|wire] [--seed N] [--pio-step] [--proto-port N] [--echo] [--verbose]`;
 
 function options() {
   let parsed;
@@ -44,7 +44,8 @@ function options() {
         uart: { type: 'string', default: '0' },
         'repl-uart': { type: 'string', default: 'instant' },
         seed: { type: 'string' },
-        'pio-skip': { type: 'boolean', default: false },
+        'pio-step': { type: 'boolean', default: false },
+        'proto-port': { type: 'string' }, // UART1 (the pump protocol) on TCP; 0: any free port
         echo: { type: 'boolean', default: false },
         verbose: { type: 'boolean', default: false },
         help: { type: 'boolean', default: false },
@@ -79,7 +80,15 @@ function options() {
   if (parsed.seed !== undefined && !/^[0-9]{1,19}$/.test(parsed.seed)) {
     fail('--seed must be a non-negative integer');
   }
-  return { ...parsed, port, controlPort };
+  const protoPort = parsed['proto-port'] === undefined ? null : Number(parsed['proto-port']);
+  const badPort = !Number.isInteger(protoPort) || protoPort < 0 || protoPort > 65535;
+  if (protoPort !== null && badPort) {
+    fail('--proto-port must be a TCP port number (0: any free one)');
+  }
+  if (protoPort !== null && parsed.uart === '1') {
+    fail('--proto-port needs UART1, which --uart 1 gives to the REPL');
+  }
+  return { ...parsed, port, controlPort, protoPort };
 }
 
 function loadRom(path) {
@@ -118,13 +127,19 @@ async function main() {
   }
   const rom = loadRom(opt.bootrom);
   // rp2040js is imported only now, so that the errors above need no node_modules
-  const [{ Board }, { FLASH_TIMING, initialFlash }, { BridgeLogger }, { controlServer }] =
-    await Promise.all([
-      import('./board.mjs'),
-      import('./flash.mjs'),
-      import('./patches.mjs'),
-      import('./control.mjs'),
-    ]).catch((err) => fail(`cannot load rp2040js (run npm ci in ${HERE}): ${err.message}`));
+  const [
+    { Board },
+    { FLASH_TIMING, initialFlash },
+    { BridgeLogger },
+    { controlServer },
+    { ProtoUart },
+  ] = await Promise.all([
+    import('./board.mjs'),
+    import('./flash.mjs'),
+    import('./patches.mjs'),
+    import('./control.mjs'),
+    import('./protouart.mjs'),
+  ]).catch((err) => fail(`cannot load rp2040js (run npm ci in ${HERE}): ${err.message}`));
 
   let flash;
   try {
@@ -146,7 +161,7 @@ async function main() {
     pace: opt.pace,
     seed: opt.seed ?? null,
     replWire: opt['repl-uart'] === 'wire',
-    pioSkip: !!opt['pio-skip'], // opt-in: one PIO cycle off after a restart mid-loop
+    pioSkip: !opt['pio-step'], // countdown loops in one go unless --pio-step (for comparison)
   });
 
   let client = null;
@@ -191,12 +206,19 @@ async function main() {
   const control = controlServer(board, ctx);
   await listen(repl, opt.port, opt.host, 'REPL');
   await listen(control, opt.controlPort, opt.host, 'control');
+  let ready = `vboard: ready socket://${opt.host}:${opt.port}`;
+  ready += ` control=${opt.host}:${opt.controlPort}`;
+  if (opt.protoPort !== null) {
+    board.proto = new ProtoUart(board, 1);
+    board.proto.attach(board.chip);
+    const server = board.proto.server();
+    await listen(server, opt.protoPort, opt.host, 'protocol (UART1)');
+    ready += ` proto=socket://${opt.host}:${server.address().port}`;
+  }
   for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
     process.on(signal, () => ctx.shutdown(0));
   }
-  process.stdout.write(
-    `vboard: ready socket://${opt.host}:${opt.port} control=${opt.host}:${opt.controlPort}\n`,
-  );
+  process.stdout.write(`${ready}\n`);
   board.wake();
 }
 

@@ -1,6 +1,7 @@
 // Control channel: newline-delimited JSON, one reply line per request, in request order.
 import { createServer } from 'node:net';
 import { NUM_PINS } from './board.mjs';
+import { HX711, MODES } from './hx711.mjs';
 
 class RequestError extends Error {}
 
@@ -85,6 +86,53 @@ const COMMANDS = {
     const channel = int(req, 'channel', { max: 4 });
     const raw = int(req, 'raw', { max: 4095 });
     return nowOrAt(board, req, () => board.setAdc(channel, raw));
+  },
+  hx711: (board, req) => {
+    // attach (dout + sck), detach, then counts and/or mode now or at at_ns; replies status
+    if (req.detach) {
+      if (board.hx711) {
+        board.hx711.detach();
+        board.watch(board.hx711.sck, null);
+        board.hx711 = null;
+      }
+      return { attached: false };
+    }
+    if (req.dout !== undefined || req.sck !== undefined) {
+      const dout = int(req, 'dout', { max: NUM_PINS - 1 });
+      const sck = int(req, 'sck', { max: NUM_PINS - 1 });
+      if (dout === sck) {
+        throw new RequestError('"dout" and "sck" must be different pins');
+      }
+      if (board.hx711) {
+        board.hx711.detach();
+        board.watch(board.hx711.sck, null);
+      }
+      board.hx711 = new HX711(board, dout, sck);
+      board.watch(sck, (level, t) => board.hx711?.sckChanged(level, t));
+    }
+    const hx = board.hx711;
+    if (!hx) {
+      throw new RequestError('no HX711 attached: give "dout" and "sck" first');
+    }
+    const counts = req.counts === undefined ? undefined : int(req, 'counts', {
+      min: -0x800000,
+      max: 0x7fffff,
+    });
+    if (req.mode !== undefined && !MODES.includes(req.mode)) {
+      throw new RequestError(`"mode" must be one of ${MODES.join(', ')}`);
+    }
+    const apply = () => {
+      if (counts !== undefined) {
+        hx.counts = counts;
+      }
+      if (req.mode !== undefined) {
+        hx.setMode(req.mode);
+      }
+    };
+    if (counts === undefined && req.mode === undefined) {
+      return hx.status();
+    }
+    return { ...nowOrAt(board, req, apply), ...hx.status() };
   },
   run: (board, req) => {
     const ns = int(req, 'ns');

@@ -1,0 +1,202 @@
+# The pump protocol (pump/protocol.py, reference pump/PROTOCOL.md) on UART1 of the board, and
+# the locked clinical mode. boardapp.py starts it after the pump:
+#
+#   link = protolink.start(pump)     # UART1 at 115200 8N1, polled from its own soft timer
+#   if protolink.stored_mode() == protolink.CLINICAL:
+#       protolink.lock_repl()        # never returns: the REPL is off
+#
+# The poll is a soft-timer callback, i.e. scheduled: it never runs inside the pump's service
+# step (also scheduled) and the service step never runs inside it; pump.api.Pump guards its
+# commands against a service step that came in the middle of them anyway. Memory is bounded:
+# a 1 KB RX ring in the UART driver, at most LINES lines handled per poll, and one poll's
+# responses waiting to go out (the next lines wait in the UART's ring meanwhile).
+import micropython
+from machine import UART, Pin, Timer, disable_irq, enable_irq
+
+import board
+from pump import events, protocol
+
+BAUD = 115200
+POLL_MS = 20  # 230 bytes arrive in 20 ms at 115200 baud: the 1 KB ring holds 4 polls' worth
+RXBUF = 1024
+TXBUF = 2048  # a status or log.read answer (under 1 KB) goes out without waiting
+CHUNK = 256  # bytes taken from the UART per read
+LINES = 2  # requests handled per poll: bounds the time the service step may wait
+SETTINGS = "/settings.json"  # PIN hash and salt, mode, pin_fails, ... (protocol.FileStore)
+DRUGLIB = "/druglib.json"  # the drug library, if one was copied to the flash
+CLINICAL = "clinical"
+IMAGE_ID = "/image_id"  # the id of the image that booted last (follow_image)
+
+
+def stored_mode(path=SETTINGS):
+    """The mode on flash: "clinical" only if the settings say so; a missing or unreadable
+    file is a pump never set up (no PIN either), so engineering."""
+    m = protocol.FileStore(path).load().get("mode")
+    return CLINICAL if m == CLINICAL else "engineering"
+
+
+def follow_image(image_id, log, tick, path=IMAGE_ID):
+    """At boot: if this image is not the one that booted last (a reflash), a pump left in
+    clinical mode goes back to engineering mode (the REPL comes back), and the log says so.
+    Returns True on a new image."""
+    try:
+        with open(path) as f:
+            last = f.read().strip()
+    except OSError:
+        last = None
+    if last == image_id:
+        return False
+    store = protocol.FileStore(SETTINGS)
+    settings = store.load()
+    if settings.get("mode") == CLINICAL:
+        settings["mode"] = "engineering"
+        store.save(settings)
+        log.add(tick, events.PIN, 4, 0)  # mode changed: engineering
+        print("new image: clinical mode left (reflashed); engineering mode, REPL on")
+    with open(path, "w") as f:
+        f.write(image_id)
+    return True
+
+
+def _library(path):
+    try:
+        open(path).close()
+    except OSError:
+        return None, "no drug library (%s)" % path
+    from pump import druglib
+
+    try:
+        lib = druglib.load(path)
+    except (ValueError, OSError) as e:
+        # A library that does not validate is not used: every program is then refused by
+        # nothing but the program's own checks. Said loudly at boot.
+        return None, "drug library %s refused: %s" % (path, e)
+    return lib, "drug library %s: %d drugs" % (path, len(lib.summary()))
+
+
+def _urandom(n):
+    import os
+
+    return os.urandom(n)
+
+
+class Link:
+    """One protocol handler on one stream-like port (any/read/write, non-blocking). poll() is
+    the soft timer's callback."""
+
+    def __init__(self, proto, port):
+        self.proto = proto
+        self.port = port
+        self._in = b""  # read from the port, not yet handed to the protocol
+        self._out = None  # memoryview of the responses not yet written
+        self.lines = 0  # responses produced (for tests and the REPL)
+        self.faults = 0  # handler exceptions caught here (should stay 0)
+
+    def poll(self, _t=None):
+        try:
+            self._poll()
+        except KeyboardInterrupt:
+            # A host's Ctrl-C meant for the REPL's code, raised here between two requests:
+            # at most an answer was cut short, and the host's retry gets it from the cache.
+            pass
+
+    def _poll(self, off=disable_irq, on=enable_irq):
+        if self._flush():
+            return  # answers still waiting to go out: read nothing more meanwhile
+        port = self.port
+        for _ in range(LINES):
+            if not self._in:
+                n = port.any()
+                if not n:
+                    return
+                self._in = port.read(min(n, CHUNK)) or b""
+            data = self._in
+            i = data.find(b"\n")
+            if i < 0:
+                self._in = b""
+            else:
+                data, self._in = data[: i + 1], data[i + 1 :]
+            # A request runs with interrupts off (a few ms; the PIO steps on from its FIFO,
+            # the host waits for the answer): a Ctrl-C at the REPL must never cut a command
+            # half way (a bolus granted, its answer not cached). One pending from just
+            # before is raised by the `if` before the command begins, and dropped.
+            s = off()
+            try:
+                try:
+                    if data:
+                        pass
+                except KeyboardInterrupt:
+                    pass
+                out = self._feed(data)
+            finally:
+                on(s)
+            if out:
+                self.lines += 1
+                self._out = memoryview(out)
+                if self._flush():
+                    return
+
+    def _feed(self, data):
+        try:
+            return self.proto.feed(data)
+        except MemoryError:
+            code, msg = "busy", "out of memory: try again"
+        except Exception as e:  # noqa: BLE001 - a bug in a handler must not kill the channel
+            code, msg = "internal", "%s: %s" % (type(e).__name__, e)
+        # The line being read is dropped with its bytes up to the newline.
+        self.faults += 1
+        self.proto._buf = bytearray()
+        self.proto._drop = False
+        return self.proto._error(None, code, msg)
+
+    def _flush(self):
+        """Writes what the UART's TX ring takes now; True while something is left."""
+        out = self._out
+        if out is None:
+            return False
+        n = self.port.write(out) or 0  # timeout=0: what fits, None when nothing did
+        if n >= len(out):
+            self._out = None
+            return False
+        self._out = out[n:]
+        return True
+
+
+def start(pump, settings=SETTINGS, druglib=DRUGLIB):
+    """The protocol on UART1, polled every POLL_MS from a soft timer; returns the Link."""
+    lib, said = _library(druglib)
+    print("protocol:", said)
+    proto = protocol.Protocol(pump, protocol.FileStore(settings), library=lib, rand=_urandom)
+    uart = UART(
+        1,
+        BAUD,
+        tx=Pin(board.PINS["proto_tx"]),
+        rx=Pin(board.PINS["proto_rx"]),
+        rxbuf=RXBUF,
+        txbuf=TXBUF,
+        timeout=0,
+        timeout_char=0,
+    )
+    link = Link(proto, uart)
+    link.timer = Timer(-1, mode=Timer.PERIODIC, period=POLL_MS, callback=link.poll)
+    pins = (board.PINS["proto_tx"], board.PINS["proto_rx"], BAUD)
+    print("protocol: UART1 (GP%d TX, GP%d RX) at %d baud" % pins)
+    return link
+
+
+def lock_repl():
+    """Clinical mode: the REPL off for good (until a reset into engineering mode). Ctrl-C is
+    a plain character and everything that comes in on the REPL's channel (USB CDC on the
+    Pico, UART0 on the virtual one) is read and dropped, so neither Ctrl-C nor mpremote ever
+    gets a prompt. Never returns: boardapp (imported by _boot.py) stays here, and the
+    scheduled callbacks (the pump's service step, the protocol's poll) run while it waits."""
+    import sys
+
+    micropython.kbd_intr(-1)
+    print("clinical mode: the REPL is off; the pump protocol on UART1 is the way in")
+    read = sys.stdin.buffer.read
+    while True:
+        try:
+            read(1)
+        except BaseException:  # noqa: BLE001 - nothing may end this loop
+            micropython.kbd_intr(-1)

@@ -1,0 +1,482 @@
+# The pump protocol: line-delimited JSON, one request per line, one response per request.
+# One pure handler, shared by the board (a UART or USB CDC channel) and the emulator.
+#
+#   -> {"id": 7, "cmd": "bolus", "args": {}, "pin": "1234"}
+#   <- {"id": 7, "ok": true, "result": {...}}
+#   <- {"id": 7, "ok": false, "error": {"code": "bolus_denied", "message": "...", ...}}
+#
+# Entry points: Protocol(pump, store, library=None, rand=None).handle_line(line) -> bytes (one
+# response line, newline included) and feed(data) -> bytes (a byte stream: splits lines,
+# bounds their length). Every command validates all of its input before it changes
+# anything; a refused command changes nothing (a wrong PIN counts towards the lockout). A
+# repeated request id is answered from a small cache and never executed twice; the same id
+# with a different request is refused. Reference: pump/PROTOCOL.md.
+import binascii
+import hashlib
+import json
+
+from micropython import const
+
+from pump import alarms as alarm_mod
+from pump import controller as ctl
+from pump import events
+from pump import program as pg
+from pump import rate as rates
+from pump import runner as rn
+
+MAX_LINE = const(512)  # bytes per request line, newline excluded
+CACHE = const(16)  # responses kept for repeated ids
+PIN_ITER = const(64)  # sha256 rounds over salt + PIN
+PIN_TRIES = const(5)  # wrong PINs in a row before the lockout
+LOCKOUT_S = const(900)  # 15 min
+TOKEN_S = const(600)  # a validation token is good for 10 min
+LOG_MAX = const(16)  # records per log.read
+
+# PIN needed: everything that changes what will be delivered or how the pump is set up.
+_PIN = ("program.set", "titrate", "clock.set", "config.set", "pin.change", "load")
+_MODES = ("engineering", "clinical")
+_CONFIG = {  # key: (lo, hi) for whole-number settings; mode is a name
+    "pin_tries": (3, 10),
+    "lockout_min": (1, 1440),
+}
+
+
+class ProtocolError(Exception):
+    def __init__(self, code, message, extra=None):
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.extra = extra
+
+
+class MemoryStore:
+    """Settings kept in RAM (tests, the emulator). The board keeps them in a JSON file on
+    flash (FileStore): pin_salt, pin_hash, mode, pin_fails, and the config values."""
+
+    def __init__(self, data=None):
+        self.data = dict(data or {})
+        self.saves = 0
+
+    def load(self):
+        return dict(self.data)
+
+    def save(self, data):
+        self.data = dict(data)
+        self.saves += 1
+
+
+class FileStore:
+    """Settings as one JSON file, written to a temporary name then renamed."""
+
+    def __init__(self, path):
+        self.path = path
+
+    def load(self):
+        try:
+            with open(self.path) as f:
+                d = json.load(f)
+            return d if isinstance(d, dict) else {}
+        except (OSError, ValueError):
+            return {}
+
+    def save(self, data):
+        import os
+
+        tmp = self.path + ".new"
+        with open(tmp, "w") as f:
+            json.dump(data, f)
+        os.rename(tmp, self.path)
+
+
+def _hex(b):
+    return binascii.hexlify(b).decode()
+
+
+def pin_hash(salt, pin):
+    h = hashlib.sha256(salt + pin.encode()).digest()
+    for _ in range(PIN_ITER - 1):
+        h = hashlib.sha256(salt + h).digest()
+    return _hex(h)
+
+
+def _digest(line):
+    return hashlib.sha256(line).digest()[:12]
+
+
+def _args(req):
+    a = req.get("args", {})
+    if not isinstance(a, dict):
+        raise ProtocolError("bad_arg", "args must be an object")
+    return a
+
+
+def _only(a, keys):
+    for k in a:
+        if k not in keys:
+            raise ProtocolError("bad_arg", "unknown argument %r" % k)
+
+
+class Protocol:
+    def __init__(self, pump, store, library=None, rand=None, runner=None):
+        self.pump = pump
+        self.store = store
+        self.library = library
+        self._rand = rand
+        self.runner = runner or pump.program or rn.Runner(pump, pump._clock())
+        self.settings = store.load() or {}
+        self._cache_ids = []  # oldest first
+        self._cache = {}  # id -> (digest, response bytes)
+        self._high = -1  # the highest id run: a new request needs a higher one
+        self._pending = None  # (token, Program, elapsed s)
+        self._tokens = 0
+        self._locked_until = -1  # runner elapsed s
+        self._buf = bytearray()
+        self._drop = False  # discarding the rest of an oversized line
+        self.executed = 0  # commands that ran (for tests: retries never add)
+        if self.settings.get("pin_fails", 0) >= self._tries():
+            # after a reset: locked for a full period again
+            self._locked_until = self.settings.get("lockout_min", LOCKOUT_S // 60) * 60
+
+    # --- streams ---
+
+    def feed(self, data):
+        """Bytes from the channel -> the response bytes (possibly empty). Lines longer than
+        MAX_LINE are answered once with too_long and their bytes dropped up to the newline."""
+        out = b""
+        for b in data:
+            if b == 10:  # newline
+                if self._drop:
+                    self._drop = False
+                    out += self._error(None, "too_long", "line longer than %d bytes" % MAX_LINE)
+                elif self._buf:
+                    out += self.handle_line(bytes(self._buf))
+                self._buf = bytearray()
+            elif not self._drop:
+                if len(self._buf) >= MAX_LINE:
+                    self._drop = True
+                    self._buf = bytearray()
+                else:
+                    self._buf.append(b)
+        return out
+
+    def handle_line(self, line):
+        if isinstance(line, str):
+            line = line.encode()
+        line = line.strip()
+        if len(line) > MAX_LINE:
+            return self._error(None, "too_long", "line longer than %d bytes" % MAX_LINE)
+        try:
+            req = json.loads(line.decode())
+        except (ValueError, UnicodeError):
+            return self._error(None, "bad_json", "not a JSON object on one line")
+        if not isinstance(req, dict):
+            return self._error(None, "bad_request", "a request is a JSON object")
+        rid = req.get("id")
+        if not _good_id(rid):
+            return self._error(None, "bad_request", "id must be a whole number, 0 to 2**31 - 1")
+        key = rid
+        digest = _digest(line)
+        hit = self._cache.get(key)
+        if hit is not None:
+            if hit[0] == digest:
+                return hit[1]  # a retry: the same answer, nothing done again
+            return self._error(rid, "id_reused", "this id was used for another request")
+        if rid <= self._high:
+            # Older than the cache remembers: it may have run, so it never runs now.
+            msg = "ids must increase: %d is not above %d" % (rid, self._high)
+            return self._error(rid, "id_old", msg)
+        self._high = rid
+        resp = self._run(rid, req)
+        self._cache[key] = (digest, resp)
+        self._cache_ids.append(key)
+        if len(self._cache_ids) > CACHE:
+            del self._cache[self._cache_ids.pop(0)]
+        return resp
+
+    # --- responses ---
+
+    def _ok(self, rid, result):
+        return (json.dumps({"id": rid, "ok": True, "result": result}) + "\n").encode()
+
+    def _error(self, rid, code, message, extra=None):
+        err = {"code": code, "message": message}
+        if extra:
+            err.update(extra)
+        return (json.dumps({"id": rid, "ok": False, "error": err}) + "\n").encode()
+
+    def _run(self, rid, req):
+        for k in req:
+            if k not in ("id", "cmd", "args", "pin"):
+                return self._error(rid, "bad_request", "unknown key %r" % k)
+        cmd = req.get("cmd")
+        fn = _COMMANDS.get(cmd) if isinstance(cmd, str) else None
+        if fn is None:
+            return self._error(rid, "unknown_command", "unknown command %r" % (cmd,))
+        now = self.pump._clock()
+        try:
+            self.runner.service(now)  # anything due happens before the command
+            if cmd in _PIN and (cmd != "pin.change" or "pin_hash" in self.settings):
+                self._check_pin(req.get("pin"), now)
+            result = fn(self, _args(req), now)
+            self.executed += 1
+            return self._ok(rid, result)
+        except ProtocolError as e:
+            return self._error(rid, e.code, e.message, e.extra)
+        except pg.BolusDenied as e:
+            return self._error(rid, e.code, str(e), {"reason": e.reason})
+        except pg.ProgramError as e:
+            return self._error(rid, e.code, str(e))
+        except ctl.PumpFault as e:
+            return self._error(rid, "fault", str(e))
+        except (ctl.TransitionError, alarm_mod.AlarmError) as e:
+            return self._error(rid, "refused", str(e))
+        except ValueError as e:  # RateError and the pump's own range checks
+            return self._error(rid, "out_of_range", str(e))
+        except MemoryError:
+            return self._error(rid, "busy", "out of memory: try again")
+
+    # --- PIN ---
+
+    def _tries(self):
+        return self.settings.get("pin_tries", PIN_TRIES)
+
+    def _check_pin(self, pin, now):
+        s = self.settings
+        r = self.runner
+        if self._locked_until >= 0:
+            if r.s < self._locked_until:
+                left = self._locked_until - r.s
+                raise ProtocolError(
+                    "pin_locked", "too many wrong PINs: locked for %d min more" % (left // 60 + 1)
+                )
+            self._locked_until = -1
+            s["pin_fails"] = 0
+            self.store.save(s)
+        if "pin_hash" not in s:
+            raise ProtocolError("pin_not_set", "no clinician PIN yet: set one with pin.change")
+        if not isinstance(pin, str) or not 4 <= len(pin) <= 8:
+            raise ProtocolError("pin_required", "this command needs the clinician PIN")
+        if pin_hash(binascii.unhexlify(s["pin_salt"]), pin) != s["pin_hash"]:
+            fails = s.get("pin_fails", 0) + 1
+            s["pin_fails"] = fails
+            self.pump.log.add(now, events.PIN, 1, fails)
+            if fails >= self._tries():
+                self._locked_until = r.s + s.get("lockout_min", LOCKOUT_S // 60) * 60
+                self.pump.log.add(now, events.PIN, 2, fails)
+            self.store.save(s)
+            raise ProtocolError("pin_wrong", "wrong PIN (%d of %d)" % (fails, self._tries()))
+        if s.get("pin_fails"):
+            s["pin_fails"] = 0
+            self.store.save(s)
+
+    # --- commands ---
+
+    def c_status(self, a, now):
+        _only(a, ())
+        st = self.pump.status()
+        st["alarm_priority"] = self.pump.sounding()
+        st["mode"] = self.settings.get("mode", "engineering")
+        st.update(self.runner.status())
+        return st
+
+    def c_alarms(self, a, now):
+        _only(a, ())
+        return self.pump.alarms()
+
+    def _program(self, a):
+        _only(a, ("program",))
+        spec = a.get("program")
+        if not isinstance(spec, dict):
+            raise ProtocolError("bad_arg", "program must be an object")
+        prog = pg.Program(spec)
+        soft = self.library.check(prog) if self.library is not None else []
+        return prog, soft
+
+    def c_validate(self, a, now):
+        prog, soft = self._program(a)
+        if soft and not prog.confirm:
+            raise ProtocolError(
+                "soft_limit",
+                'soft limit: %s; send again with "confirm": true to accept' % "; ".join(soft),
+                {"limits": soft},
+            )
+        self.runner.check_set()
+        self._tokens += 1
+        token = _hex(
+            hashlib.sha256(("%d:" % self._tokens).encode() + _digest(_canon(prog.spec))).digest()
+        )
+        token = token[:16]
+        self._pending = (token, prog, self.runner.s)
+        return {"token": token, "summary": prog.summary(), "soft_limits": soft}
+
+    def c_set(self, a, now):
+        _only(a, ("token",))
+        tok = a.get("token")
+        p = self._pending
+        if p is None or tok != p[0] or self.runner.s - p[2] > TOKEN_S:
+            raise ProtocolError(
+                "token_invalid", "no matching validation: validate the program again"
+            )
+        self.runner.set(p[1], now)
+        self._pending = None
+        return {"summary": p[1].summary()}
+
+    def c_start(self, a, now):
+        _only(a, ())
+        if self.runner.prog is None and self.pump.program_rate is None:
+            raise ProtocolError("refused", "set a program first")
+        self.pump.start()
+        self.runner.started(self.pump._clock())
+        return {"state": self.pump.state}
+
+    def c_pause(self, a, now):
+        _only(a, ())
+        self.pump.pause()
+        return {"state": self.pump.state}
+
+    def c_resume(self, a, now):
+        _only(a, ())
+        self.pump.resume()
+        return {"state": self.pump.state}
+
+    def c_stop(self, a, now):
+        _only(a, ())
+        self.pump.stop()  # never refused
+        return {"state": self.pump.state}
+
+    def c_bolus(self, a, now):
+        _only(a, ())
+        return self.runner.bolus(now)
+
+    def c_titrate(self, a, now):
+        _only(a, ("rate_ml_h", "dose_ug_24h", "next"))
+        r = self.runner
+        p = r.prog
+        if p is None:
+            raise ProtocolError("refused", "no program")
+        if a.get("next") is True:
+            if len(a) != 1:
+                raise ProtocolError("bad_arg", "next goes alone")
+            step = r.next_step()
+            if step is None:
+                raise ProtocolError("refused", "the titration plan has no further step")
+            rate, dose = step
+            r.titrate(now, rate, dose)
+            r._step += 1
+        else:
+            if "next" in a:
+                raise ProtocolError("bad_arg", "next must be true")
+            rate, dose = p._one_rate(a, "titrate")
+            r.titrate(now, rate, dose)
+        return {"rate_ml_h": rates.ml_per_h_str(*self.pump.program_rate)}
+
+    def c_ack(self, a, now):
+        _only(a, ())
+        return {"acknowledged": self.pump.ack()}
+
+    def c_silence(self, a, now):
+        _only(a, ())
+        self.pump.silence()
+        return {"silenced_s": alarm_mod.SILENCE_US // 1000000}
+
+    def c_log(self, a, now):
+        _only(a, ("seq", "n"))
+        seq = pg.get_int(a, "seq", 0, (1 << 31) - 1)
+        n = pg.get_int(a, "n", 1, LOG_MAX, 8)
+        if not hasattr(self.pump.log, "read"):
+            raise ProtocolError("not_available", "this pump keeps no flash log")
+        page = self.pump.log_read(seq, n)
+        return {"records": _hex(page), "count": len(page) // 20}
+
+    def c_clock(self, a, now):
+        _only(a, ("utc",))
+        if "utc" not in a:
+            raise ProtocolError("bad_arg", "utc is required")
+        old = self.runner.set_clock(now, a["utc"])
+        return {"from": old, "to": a["utc"]}
+
+    def c_config_get(self, a, now):
+        _only(a, ())
+        s = self.settings
+        out = {"mode": s.get("mode", "engineering"), "pin_set": "pin_hash" in s}
+        for k in _CONFIG:
+            out[k] = s.get(k, PIN_TRIES if k == "pin_tries" else LOCKOUT_S // 60)
+        if self.library is not None:
+            out["drugs"] = self.library.summary()
+        return out
+
+    def c_config_set(self, a, now):
+        if not a:
+            raise ProtocolError("bad_arg", "give at least one setting")
+        _only(a, ("mode",) + tuple(_CONFIG))
+        new = dict(self.settings)
+        for k, v in a.items():
+            if k == "mode":
+                if v not in _MODES:
+                    raise ProtocolError("out_of_range", "mode is engineering or clinical")
+                new[k] = v
+            else:
+                lo, hi = _CONFIG[k]
+                new[k] = pg.get_int(a, k, lo, hi)
+        if new.get("mode", "engineering") != self.settings.get("mode", "engineering"):
+            self.pump.log.add(now, events.PIN, 4, 1 if new["mode"] == "clinical" else 0)
+        self.store.save(new)
+        self.settings = new
+        return {"saved": list(a), "note": "mode takes effect at the next reset"}
+
+    def c_pin(self, a, now):
+        _only(a, ("new",))
+        new = a.get("new")
+        if not isinstance(new, str) or not 4 <= len(new) <= 8 or not new.isdigit():
+            raise ProtocolError("out_of_range", "a PIN is 4 to 8 digits")
+        if self._rand is None:
+            raise ProtocolError("not_available", "no random source for the salt")
+        salt = bytes(self._rand(16))
+        s = dict(self.settings)
+        s["pin_salt"] = _hex(salt)
+        s["pin_hash"] = pin_hash(salt, new)
+        s["pin_fails"] = 0
+        self.store.save(s)
+        self.settings = s
+        self.pump.log.add(now, events.PIN, 3, 0)
+        return {"pin_set": True}
+
+    def c_load(self, a, now):
+        _only(a, ("syringe", "fill_ml"))
+        syr, fill = a.get("syringe"), a.get("fill_ml")
+        if not isinstance(syr, str) or not isinstance(fill, str):
+            raise ProtocolError("bad_arg", "syringe (an id) and fill_ml (a decimal string)")
+        self.pump.load(syr, fill)
+        self.runner.clear()
+        self._pending = None
+        return {"syringe": syr, "fill_ml": fill}
+
+
+_COMMANDS = {
+    "status": Protocol.c_status,
+    "alarms": Protocol.c_alarms,
+    "program.validate": Protocol.c_validate,
+    "program.set": Protocol.c_set,
+    "start": Protocol.c_start,
+    "pause": Protocol.c_pause,
+    "resume": Protocol.c_resume,
+    "stop": Protocol.c_stop,
+    "bolus": Protocol.c_bolus,
+    "titrate": Protocol.c_titrate,
+    "alarm.ack": Protocol.c_ack,
+    "alarm.silence": Protocol.c_silence,
+    "log.read": Protocol.c_log,
+    "clock.set": Protocol.c_clock,
+    "config.get": Protocol.c_config_get,
+    "config.set": Protocol.c_config_set,
+    "pin.change": Protocol.c_pin,
+    "load": Protocol.c_load,
+}
+
+
+def _good_id(rid):
+    return pg._is_int(rid) and 0 <= rid < (1 << 31)
+
+
+def _canon(spec):
+    return json.dumps(spec).encode()

@@ -1,0 +1,106 @@
+"""The timeline arithmetic on hand-made records (no database): programmed against delivered,
+a bolus, pauses, alarm durations, a gap while running, days in a zone with a DST change."""
+
+from __future__ import annotations
+
+from zoneinfo import ZoneInfo
+
+from pumphost import paths
+from pumphost.review import analysis as an
+
+paths.use_firmware_core()
+from pump import events  # noqa: E402
+
+T0 = 1_806_624_000  # 2027-04-02T00:00Z
+
+
+def rec(seq: int, code: int, t: int, a: int = 0, b: int = 0) -> an.Rec:
+    return an.Rec(1, seq, code, a, b, T0 + t)
+
+
+def test_timeline_figures_from_records() -> None:
+    h = 3600
+    recs = [
+        rec(0, events.LOAD, 0, 1, 10_000_000),
+        rec(1, events.PROGRAM, 0, 1200, 500),
+        rec(2, events.RATE, 0, 100_000, 1),  # 0.1 mL/h = 50 ug/h at 500 ug/mL
+        rec(3, events.START, 0),
+        rec(4, events.DELIVERED, h, 100_000, 2420),
+        rec(5, events.PAUSE, h),
+        rec(6, events.ALARM, h, 7, events.ALARM_RAISED),
+        rec(7, events.ALARM, h + 600, 7, events.ALARM_CLEARED),
+        rec(8, events.RESUME, 2 * h),
+        rec(9, an.BOLUS, 2 * h, 20_000, 60_000),
+        rec(10, events.PROGRAM, 2 * h, 1800, 500),
+        rec(11, events.RATE, 2 * h, 150_000, 1),
+        rec(12, events.DELIVERED, 4 * h, 420_000, 10_000),  # 2 h running without a record
+        rec(13, events.STOP, 4 * h, 10_000, 0),
+    ]
+    tl = an.timeline(recs)
+    assert [(a - T0, b - T0) for a, b in tl.pauses] == [(h, 2 * h)]
+    assert [(a.kind, a.duration_s) for a in tl.alarms] == [("occlusion", 600)]
+    assert tl.boluses == [(T0 + 2 * h, 20_000, 60_000)]
+    assert [(a - T0, b - T0) for a, b, _ in tl.gaps] == [(0, h), (2 * h, 4 * h)]
+    # programmed: 1 h at 50 ug/h, a 10 ug bolus, 2 h at 75 ug/h
+    assert abs(tl.pug[-1] - (50 + 10 + 150)) < 1e-9
+    assert abs(tl.dug[-1] - 420_000 * 500 / 1e6) < 1e-9  # 210 ug delivered
+    f = an.figures(tl)
+    assert (f.start_dose, f.escalated, f.escalated_dose, f.hours_to_escalation, f.alarms) == (
+        1200, True, 1800, 2.0, 1)  # fmt: skip
+
+
+def test_days_follow_the_sites_zone_across_a_dst_change() -> None:
+    # Europe/London moves to summer time on 2027-03-28: that local day has 23 hours.
+    t0 = 1_806_019_200  # 2027-03-26T00:00Z, four days on
+    recs = [
+        an.Rec(1, 0, events.PROGRAM, 1440, 500, t0),
+        an.Rec(1, 1, events.RATE, 120_000, 1, t0),  # 60 ug/h
+        an.Rec(1, 2, events.START, 0, 0, t0),
+        an.Rec(1, 3, events.STOP, 0, 0, t0 + 4 * 86400),
+    ]
+    days = an.per_day(an.timeline(recs), ZoneInfo("Europe/London"))
+    by_date = {d.date: round(d.programmed_ug) for d in days}
+    assert by_date["2027-03-28"] == 23 * 60
+    assert by_date["2027-03-27"] == 24 * 60
+    assert sum(by_date.values()) == 4 * 24 * 60
+
+
+def test_the_vectorised_decoder_matches_the_record_reader() -> None:
+    """Boots with the clock set, not set, and set late; anchors per sector: the upload's
+    decoder gives what pumphost.logs.records.rows gives, back-filled per boot."""
+    from pump.logring import LogRing
+    from pumphost.logs.nor import NorFlash
+    from pumphost.logs.records import rows
+    from pumphost.review.decode import decode
+
+    flash = NorFlash(6 * 4096)
+    entries = bytearray()
+    for boot, utc in enumerate((1_800_000_000, None, 1_800_500_000)):
+        ring = LogRing(flash, 0, log_id=3)
+        if utc is not None and boot != 2:
+            ring.set_utc(utc)
+        for i in range(400):
+            tick = i * 7_000_000
+            ring.add(tick, events.DELIVERED, i, i)
+            ring.service(tick)
+            if boot == 2 and i == 200:
+                ring.set_utc(utc)  # the clock set half-way through a boot
+    seq = 0
+    while page := ring.read(seq, 128):
+        entries += page
+        seq = int.from_bytes(page[-20:-16], "little") + 1
+    data = bytes(entries)
+    ref = rows(data, internal=True)
+    first: dict[int, int] = {}
+    for r in ref:  # the back-fill: a boot's records share its first UTC offset
+        if r.utc and r.uptime_s >= 0:
+            first.setdefault(r.boot, r.t_s - r.uptime_s)
+    want = [
+        (r.seq, r.code, r.a, r.b, r.uptime_s,
+         first[r.boot] + r.uptime_s if not r.utc and r.boot in first else r.t_s)
+        for r in ref
+    ]  # fmt: skip
+    got = decode(data)
+    assert len(got.raw) == len(ref) > 1000
+    cols = (got.seq, got.code, got.a, got.b, got.uptime, got.t)
+    assert list(zip(*(c.tolist() for c in cols), strict=True)) == want
