@@ -18,6 +18,9 @@ from pump import events, protocol
 
 BAUD = 115200
 POLL_MS = 20  # 230 bytes arrive in 20 ms at 115200 baud: the 1 KB ring holds 4 polls' worth
+IDLE_MS = 100  # with no traffic: a request waits at most this long; 1 KB is 89 ms of bytes,
+# and a host sends one request (at most 512 bytes) and waits for its answer
+QUIET_POLLS = 50  # 1 s without traffic slows the poll down
 RXBUF = 1024
 TXBUF = 2048  # a status or log.read answer (under 1 KB) goes out without waiting
 CHUNK = 256  # bytes taken from the UART per read
@@ -91,24 +94,44 @@ class Link:
         self._out = None  # memoryview of the responses not yet written
         self.lines = 0  # responses produced (for tests and the REPL)
         self.faults = 0  # handler exceptions caught here (should stay 0)
+        self.timer = None  # the soft timer that calls poll() (start() makes it)
+        self.slow = False  # polled every IDLE_MS (no traffic lately), else every POLL_MS
+        self._quiet = 0
+        self._cb = self.poll  # bound once: re-arming the timer allocates nothing
 
     def poll(self, _t=None):
         try:
-            self._poll()
+            busy = self._poll()
         except KeyboardInterrupt:
             # A host's Ctrl-C meant for the REPL's code, raised here between two requests:
             # at most an answer was cut short, and the host's retry gets it from the cache.
-            pass
+            busy = True
+        # Every POLL_MS while a host talks, every IDLE_MS after QUIET_POLLS quiet polls: an
+        # idle poll costs about as much as the pump's own service step, 50 times a second.
+        if busy:
+            self._quiet = 0
+            if self.slow:
+                self._every(POLL_MS)
+        elif not self.slow:
+            self._quiet += 1
+            if self._quiet >= QUIET_POLLS:
+                self._every(IDLE_MS)
+
+    def _every(self, ms):
+        self.slow = ms != POLL_MS
+        if self.timer is not None:
+            self.timer.init(mode=Timer.PERIODIC, period=ms, callback=self._cb)
 
     def _poll(self, off=disable_irq, on=enable_irq):
+        """One poll: True if anything came in or is still going out."""
         if self._flush():
-            return  # answers still waiting to go out: read nothing more meanwhile
+            return True  # answers still waiting to go out: read nothing more meanwhile
         port = self.port
-        for _ in range(LINES):
+        for k in range(LINES):
             if not self._in:
                 n = port.any()
                 if not n:
-                    return
+                    return k > 0
                 self._in = port.read(min(n, CHUNK)) or b""
             data = self._in
             i = data.find(b"\n")
@@ -134,7 +157,8 @@ class Link:
                 self.lines += 1
                 self._out = memoryview(out)
                 if self._flush():
-                    return
+                    return True
+        return True
 
     def _feed(self, data):
         try:
@@ -178,7 +202,8 @@ def start(pump, settings=SETTINGS, druglib=DRUGLIB):
         timeout_char=0,
     )
     link = Link(proto, uart)
-    link.timer = Timer(-1, mode=Timer.PERIODIC, period=POLL_MS, callback=link.poll)
+    link.timer = Timer(-1)
+    link._every(POLL_MS)
     pins = (board.PINS["proto_tx"], board.PINS["proto_rx"], BAUD)
     print("protocol: UART1 (GP%d TX, GP%d RX) at %d baud" % pins)
     return link

@@ -217,6 +217,21 @@ def test_a_new_image_leaves_clinical_mode(proto: ProtoClient, rig: VirtualRig, d
     assert _repl_answers(dut.url) and c.call("status")["mode"] == "engineering"
 
 
+@pytest.mark.rig("time")
+def test_an_idle_link_polls_slowly_and_still_answers(
+    proto: ProtoClient, rig: VirtualRig, dut: DUT
+) -> None:
+    """The UART poll drops to every 100 ms after a quiet second (an idle poll costs as much
+    as a service step), and the first request brings it back to 20 ms."""
+    slow = "__import__('boardapp').link.slow"
+    proto.call("status")
+    assert dut.eval(slow) is False
+    rig.run_s(1.5)
+    assert dut.eval(slow) is True
+    assert proto.call("status")["state"] in ("idle", "stopped", "running", "paused")
+    assert dut.eval(slow) is False
+
+
 def _wrong_pins(c: ProtoClient, n: int) -> None:
     c.pin = "0000"
     try:
