@@ -256,7 +256,12 @@ def run_suite(args: list[str], unittest: bytes | None) -> tuple[list[tuple[str, 
     """Runs run-tests.py with `args` against a fresh virtual board; returns (result, test)
     pairs in order and the wall time."""
     board = VirtualBoard(
-        IMAGE, fresh=True, port=0, extra_args=("--uart", "1", "--pace", "max"), devices=None
+        IMAGE,
+        fresh=True,
+        port=0,
+        extra_args=("--uart", "1", "--pace", "max"),
+        devices=None,
+        proto_port=-1,  # UART1 is this image's REPL
     )
     wedges: list[str] = []
     started = time.monotonic()
