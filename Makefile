@@ -85,7 +85,8 @@ vboard-deps: $(VENV)/.stamp
 		DEBIAN_FRONTEND=noninteractive apt-get -q install -y nodejs npm; }
 	$(PY) -c "from pumphost.vboard import ensure_bridge_deps as e; e()"
 
-hil-virtual: $(VENV)/.stamp bootrom vboard-deps
+# fidelity-image: the plain MicroPython image the bench fixture runs on (hil/test_fixture_pair.py)
+hil-virtual: $(VENV)/.stamp bootrom vboard-deps fidelity-image
 	$(MAKE) --no-print-directory firmware BOARD=vpico
 	$(PY) -m pytest -q -rs hil --target virtual
 
@@ -127,8 +128,9 @@ deploy: $(VENV)/.stamp
 	cd .cache/deploy && $(CURDIR)/$(VENV)/bin/mpremote connect $(PORT) cp -r pump drivers :
 	$(PY) hil/dut.py soft-reset $(PORT) --expect "pump ready on"
 
+# RIG=/dev/ttyACM1: the bench fixture (hil/fixture/BENCH.md) as the rig
 hil: $(VENV)/.stamp
-	$(PY) -m pytest -q -rs hil --target serial --port $(PORT) --board pico
+	$(PY) -m pytest -q -rs hil --target serial --port $(PORT) --board pico $(if $(RIG),--rig $(RIG))
 
 clean:
 	rm -rf $(VENV) .cache

@@ -4,10 +4,12 @@
 # The step pipeline is serviced by a soft timer, not a foreground loop, so the REPL (and
 # mpremote's Ctrl-C) never stops delivery. A watchdog is fed only by a service step that
 # ran cleanly: if the service stops running, the board resets into the safe, alarmed state.
+import gc
 import time
 
 import rp2
 from machine import WDT, WDT_RESET, Pin, Timer, disable_irq, enable_irq, reset_cause
+from micropython import const
 
 import board
 from drivers.flashlog import FS_BYTES, LOG_BYTES, FlashLog
@@ -15,7 +17,8 @@ from drivers.pio_stepper import PIOStepper
 from drivers.retained import Retained
 from pump.api import Pump
 
-WATCHDOG_MS = 2000  # 100 missed service steps
+WATCHDOG_MS = 2000  # 4 service steps at the slowest period (pump.api.SERVICE_CALM_MS)
+_RETRY_MS = const(10)  # a service step that a command held off runs again this soon
 HX711_SM = 7  # PIO1 SM3: the stepper has PIO0 SM0
 _BOOT_MS = 1500  # a hardware reset reaches here well within this; a soft reset rarely does
 
@@ -62,7 +65,7 @@ def _load_cell():
     )
     switch = Pin(board.PINS["syringe"], Pin.IN, Pin.PULL_UP)
     return hx, loadcell.LoadCell(
-        hx.read, time.ticks_us, switch, board.SYRINGE_SEATED, offset, scale
+        hx.get, time.ticks_us, switch, board.SYRINGE_SEATED, offset, scale, waiting=hx.waiting
     )
 
 
@@ -79,9 +82,25 @@ pump = Pump(
 watchdog = WDT(timeout=WATCHDOG_MS)
 
 
-def _tick(_t, service=pump.service, feed=watchdog.feed, off=disable_irq, on=enable_irq):
+service_timer = Timer(-1)
+retry_timer = Timer(-1)  # one-shot: a service step that a command held off
+_me = []  # [_tick]: its own callback for the retry timer, without a global lookup
+
+
+def _tick(
+    _t,
+    service=pump.service,
+    feed=watchdog.feed,
+    off=disable_irq,
+    on=enable_irq,
+    pump=pump,
+    again=retry_timer.init,
+    one_shot=Timer.ONE_SHOT,
+    me=_me,
+):
     # No global lookups here: these globals are the REPL's, and rp2.asm_pio clears them
-    # while it assembles a program typed at the REPL, even with the pump running.
+    # while it assembles a program typed at the REPL, even with the pump running. (Not a
+    # closure either: calling one with over 4 cells allocates its arguments on the heap.)
     # A host's Ctrl-C is raised as KeyboardInterrupt at the next jump of whatever Python code
     # runs, this step included, which it would leave half done. With interrupts off for the
     # step (under a millisecond; the PIO steps on from its FIFO) a Ctrl-C waits, and after
@@ -96,17 +115,23 @@ def _tick(_t, service=pump.service, feed=watchdog.feed, off=disable_irq, on=enab
             pass
         if service():
             feed()
+        elif pump._busy:
+            # A command held the step off (the timer came in the middle of it): again in
+            # _RETRY_MS, not a whole period later. At 500 ms a REPL loop of commands
+            # (`while True: pump.status()`) held off every step for 2 s: a watchdog reset.
+            again(mode=one_shot, period=_RETRY_MS, callback=me[0])
     except BaseException:  # service() catches its own; never leave interrupts off
         on(s)
         raise
     on(s)
 
 
-service_timer = Timer(-1)
+_me.append(_tick)
 
 
 def _period(ms):
-    # pump.api.Pump.service_ms: 20 ms at fast rates, 100 ms otherwise (fewer wake-ups).
+    # pump.api.Pump.service_ms: 20 ms at fast rates, 100 ms from 5 steps/s, 500 ms below
+    # that and while the motor is off (unless an alarm sounds or a bolus runs).
     service_timer.init(mode=Timer.PERIODIC, period=ms, callback=_tick)
 
 
@@ -125,5 +150,9 @@ except Exception as e:  # noqa: BLE001 - the pump runs on without its protocol c
     link = None
     print("protocol: not started:", repr(e))
 print("pump ready on", board.NAME)
+# Boot's garbage collected now. A call whose frame is over 44 bytes tries the heap first and
+# takes the first free run of blocks that fits: in a heap full of boot's garbage that search
+# crossed the whole allocation table (about 19,000 instructions, several times a step).
+gc.collect()
 if protolink.stored_mode() == protolink.CLINICAL:
     protolink.lock_repl()  # never returns: the protocol is the only way in

@@ -6,7 +6,9 @@ pytest hil --target serial --port socket://127.0.0.1:2217 --rig virtual   # `pum
 
 --rig: `auto` (default: the spawned board's own control channel on --target virtual, none on
 --target serial), `none`, `virtual` (the control channel of a board started by hand: the
-port after --port's, or `virtual=HOST:PORT`), or a bench fixture's port (issue 10).
+port after --port's, or `virtual=HOST:PORT`), or a bench fixture's serial port or socket URL
+(hil/fixture_rig.py; the bench: hil/fixture/BENCH.md; two wired virtual Picos:
+`pumpctl vboard pair`).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from collections.abc import Iterator
 
 import pytest
 from dut import DUT, DUTSilent, DUTUnreachable
+from fixture_rig import FixtureRig, FixtureUnreachable
 from rig import VirtualRig
 
 from pumphost import boards
@@ -117,7 +120,7 @@ def _control_address(choice: str, port: str | None) -> tuple[str, int]:
 @pytest.fixture(scope="session")
 def rig(
     request: pytest.FixtureRequest, vboard: VirtualBoard | None, board_def: boards.Board
-) -> Iterator[VirtualRig | None]:
+) -> Iterator[VirtualRig | FixtureRig | None]:
     choice = str(request.config.getoption("--rig"))
     if choice == "none":
         yield None
@@ -132,10 +135,15 @@ def rig(
         yield VirtualRig(attached, board_def.pins)
         attached.close()
     else:
-        pytest.skip(
-            f"SKIPPED LOUDLY: --rig {choice}: the bench fixture (a second Pico, issue 10) has "
-            "no firmware yet; use --rig virtual with a virtual board, or --rig none"
-        )
+        try:
+            bench = FixtureRig(choice, board_def.pins, board_def.syringe_seated)
+        except FixtureUnreachable as e:
+            pytest.skip(
+                f"SKIPPED LOUDLY: --rig {choice}: no bench fixture answered: {e}; "
+                "use --rig virtual with a virtual board, or --rig none"
+            )
+        yield bench
+        bench.close()
 
 
 @pytest.fixture(autouse=True)

@@ -65,9 +65,12 @@ class PlantLoop:
         self.offset = offset
         self.scale = scale
         self.seated = b.syringe_seated
+        self.dir_forward = b.dir_forward
         self._step_pin = rig.pins["step"]
+        self._dir_pin = rig.pins["dir"]
         self._switch_pin = rig.pins["syringe"]
         self.t0_ns = rig.now_ns()
+        self._since = self.t0_ns  # the plant has followed the board up to here
         self._count = self.board.count(self._step_pin)
         self.steps = 0
         self._present = True
@@ -88,15 +91,24 @@ class PlantLoop:
             self.board.hx711(mode="saturated")
         t = self.rig.now_ns()
         self.faults.append((kind, t))
+        self._follow(t)  # the switch and the cell show it now, not at the next chunk's end
         return t
 
     def step(self) -> Point:
         """Runs the board 100 ms, then moves the plant by the steps it made and sets the load
         cell and the syringe switch to what the plant reads."""
-        t = self.board.run_ns(CHUNK_NS)
+        self._since = self.board.now_ns()
+        return self._follow(self.board.run_ns(CHUNK_NS))
+
+    def _follow(self, t: int) -> Point:
+        """The plant follows the board to time t: the steps made since the last time, then
+        the cell and the switch set to what it reads."""
         n = self.board.count(self._step_pin)
-        self.steps += n - self._count if n >= self._count else n  # a reset clears the count
+        new = n - self._count if n >= self._count else n  # a reset clears the count
         self._count = n
+        if new:
+            self.steps += self._signed(new, self._since)
+        self._since = t
         p = self.plant
         p.advance((t - self.t0_ns) / NS_PER_S, self.steps)
         s = p.sample()
@@ -117,6 +129,26 @@ class PlantLoop:
     def run_s(self, seconds: float) -> None:
         for _ in range(round(seconds * NS_PER_S / CHUNK_NS)):
             self.step()
+
+    def _signed(self, new: int, since_ns: int) -> int:
+        """The chunk's `new` STEP pulses as plunger travel: each counts forward or back by
+        the DIR level it went out at (a back-off draws the plunger back)."""
+        rising, falling = self.board.edges(self._dir_pin, since_ns)
+        level = int(self.board.pins()[self._dir_pin]["level"])
+        if not rising and not falling:
+            return new if level == self.dir_forward else -new
+        flips = sorted([(x, 1) for x in rising] + [(x, 0) for x in falling])
+        start = 1 - flips[0][1]  # DIR's level before its first edge in the chunk
+        total = 0
+        steps = self.rig.step_times(since_ns)[-new:]
+        for s in steps:
+            at = start
+            for x, lv in flips:
+                if x > s:
+                    break
+                at = lv
+            total += 1 if at == self.dir_forward else -1
+        return total
 
     def run_until_motor_off(self, seconds: float, en_off: int = 1) -> int | None:
         """Runs in chunks until the EN pin goes to `en_off` (the driver de-energised) or

@@ -58,15 +58,25 @@ def test_occlusion_at_5_ml_h_alarms_within_10_ul_and_stops(
     displaced_ul = steps * loop.nl_per_step / 1000
     secs = (t_off - t_fault) / 1e9
     assert 3.0 < displaced_ul <= TARGET_UL, (displaced_ul, status)
+    # The back-off: the motor draws the plunger back (DIR reversed), then stops for good.
+    pushed = loop.steps_between(loop.t0_ns, t_off)
+    loop.run_s(1)
+    back = loop.steps_between(t_off)
+    assert back > 0 and loop.steps == pushed - back, (back, loop.steps, pushed)
     _stopped(rig, loop)
+    status = pump.eval("pump.status()")
+    backoff_ul = float(status["backoff_ul"])
+    assert backoff_ul == pytest.approx(back * loop.nl_per_step / 1000, abs=0.001)
+    assert status["steps"] == loop.steps  # the record follows the plunger back
     # The line opens on the paused pump: what is trapped above the patient's pressure flows.
     p = loop.plant
     bolus_ul = p.trapped_ul - p.compliance * p.back_pressure(p.t)
     report.append(
         f"occlusion at 5 mL/h on the virtual Pico: alarm and motor off {secs:.1f} s after the "
-        f"block, {displaced_ul:.2f} uL displaced (target <= {TARGET_UL:g}); bolus at release "
-        f"without back-off {bolus_ul:.2f} uL"
+        f"block, {displaced_ul:.2f} uL displaced (target <= {TARGET_UL:g}); back-off "
+        f"{backoff_ul:.2f} uL; bolus at release {bolus_ul:.2f} uL (target <= {TARGET_UL:g})"
     )
+    assert abs(bolus_ul) <= TARGET_UL
     assert "rate of rise" in status["alarm_text"]["occlusion"], status
 
 

@@ -8,10 +8,10 @@
 #
 # The state machine waits for DOUT low, clocks the 25 pulses, shifting the 24 bits into its
 # ISR, and pushes each sample to the RX FIFO (joined: 8 samples, 0.8 s). take() in the
-# service step reads what is there (pump/loadcell.py does the rest). The push does not block:
-# while nobody reads (the pump idle) a full FIFO keeps its 8 oldest samples, the newer ones
-# are dropped, and the HX711 is still read on time, so the first sample after a drain is
-# fresh.
+# service step (every 100 ms, or 500 ms at the slowest: about 5 samples) reads all that is
+# there (pump/loadcell.py does the rest). The push does not block: while nobody reads (the
+# pump idle) a full FIFO keeps its 8 oldest samples, the newer ones are dropped, and the
+# HX711 is still read on time, so the first sample after a drain is fresh.
 import rp2
 from micropython import const
 
@@ -46,6 +46,11 @@ class HX711:
     def __init__(self, sm_id, dout, sck):
         self._sm = rp2.StateMachine(sm_id, _hx711_program, freq=_FREQ, in_base=dout, set_base=sck)
         self._sm.active(1)
+        # The state machine's own methods, bound once: the load cell's take() calls them for
+        # every sample (LoadCell(hx.get, ..., waiting=hx.waiting)) with no Python in between.
+        # waiting() -> samples in the FIFO; get() -> the oldest (blocks if there is none).
+        self.waiting = self._sm.rx_fifo
+        self.get = self._sm.get
 
     def read(self):
         """The next raw 24-bit sample (0..0xFFFFFF), or -1 if none is waiting. Never blocks,
@@ -54,9 +59,6 @@ class HX711:
         if sm.rx_fifo():
             return sm.get()
         return -1
-
-    def waiting(self):
-        return self._sm.rx_fifo()
 
     def stop(self):
         """Stop reading; PD_SCK stays low (the HX711 keeps converting)."""

@@ -34,6 +34,11 @@ _SLOW_US = const(20000)  # intervals from here on are slow
 _MAX_SPAN_US = const(0x10000000)  # as the planner's batches: ticks_add stays small
 _RING = const(16)  # entries
 _CLOSE_AHEAD_US = const(500000)  # feed() closes the open entry below this much ahead
+# The state machine starts a little after the tick start() reads (33 us measured on the
+# virtual Pico, IRQs off) and halt() reads its tick a little after the stop: a step planned
+# that close before the halt's tick may not have gone out. halt() dates the stop this much
+# earlier (never before the last step), so the plan check sees no false lateness.
+_LATENCY_US = const(200)
 # Entry fields: count, base interval, ones (1 bits), span us, delay word, 8 pattern words.
 _F = const(13)
 _FIFO = const(8)
@@ -313,11 +318,11 @@ class PIOStepper:
 
     # --- start and halt (commands) ---
 
-    def start(self):
-        """Start a segment with whatever is queued. Returns the tick the state machine
-        started at: the plan's time zero."""
+    def start(self, reverse=False):
+        """Start a segment with whatever is queued (`reverse`: the plunger draws back).
+        Returns the tick the state machine started at: the plan's time zero."""
         self._close()
-        self._dir.value(self._fwd)
+        self._dir.value(1 - self._fwd if reverse else self._fwd)
         sm = self._sm
         sm.init(_step_program, freq=_FREQ, set_base=self._step)  # clears the FIFO
         self._head, self._hw, self._fed = self._done, 0, 0
@@ -326,17 +331,22 @@ class PIOStepper:
         mem32[self._fdebug] = self._stall_bit  # write 1 to clear: no stall seen yet
         self.starved = False
         self.enable(True)  # EN on only as the state machine starts
+        state = disable_irq()  # nothing between the plan's zero and the start
         self.last_tick = time.ticks_us()
         sm.active(1)
+        enable_irq(state)
         self.running = True
         return self.last_tick
 
     def halt(self, keep_enabled=False):
         """Stop at once and account for the steps of the interrupted entry. Returns the
-        tick at which the stop took effect."""
+        tick at which the stop took effect (at the latest)."""
         sm = self._sm
+        was = self.running
+        state = disable_irq()
         sm.active(0)
         now = time.ticks_us()
+        enable_irq(state)
         if not keep_enabled:
             self.enable(False)
         sm.exec(_EXEC_SET_LOW)
@@ -352,7 +362,10 @@ class PIOStepper:
             enable_irq(state)
         sm.irq(None)
         self.running = False
-        return now
+        if not was:
+            return now
+        early = time.ticks_add(now, -_LATENCY_US)
+        return early if time.ticks_diff(early, self.last_tick) > 0 else self.last_tick
 
     def _add_partial(self, pc):
         # The first word of entry _done was pulled: count its steps already issued.

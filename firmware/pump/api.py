@@ -30,12 +30,22 @@ COMPLIANCE_NL_PER_MMHG = {10000: 350, 20000: 550, 30000: 750}
 NEAR_EMPTY_MIN = 30  # default near-empty warning: 30 min of delivery left
 DELIVERED_S = 60  # a DELIVERED record every minute while running (the log's default)
 # The service step's period: 20 ms while steps come faster than one per 20 ms (the step ring
-# then holds well under a second), else 100 ms, the load cell's 10 Hz: five times fewer
-# wake-ups at subcutaneous rates, and the ring still holds many seconds of steps.
+# then holds well under a second), else 100 ms, the load cell's 10 Hz; 500 ms below 5 steps/s
+# (0.74 mL/h on a 10 mL syringe: the CSCI rates) and while the motor is off, unless an alarm
+# sounds or a bolus runs: at most 2.5 steps (0.1 uL) go by before a check sees a fault. Each
+# step then drains about 5 load-cell samples (the HX711's FIFO holds 8), the ring holds a
+# minute or more of steps, and the 2 s watchdog sees 4 steps (the board runs a step that a
+# command held off again 10 ms later: boardapp).
 SERVICE_MS = 20
 SERVICE_SLOW_MS = 100
+SERVICE_CALM_MS = 500
 _FAST_STEPS_H = 180000  # 50 steps/s: one per 20 ms
+_CALM_STEPS_H = 18000  # 5 steps/s: one per 200 ms
 _LOG_SERVICE_US = 1000000
+# After an occlusion alarm the plunger draws back the volume the detector says is trapped, so
+# the line holds no pressure when it opens (the T34's back-off): at 1,000 steps/s, capped.
+_BACKOFF_US = 1000
+_BACKOFF_MAX_NL = 50000
 _CAUSES = {"a soft reset": events.CAUSE_SOFT, "a watchdog reset": events.CAUSE_WATCHDOG}
 
 # State codes kept across resets (see Pump.__init__ and drivers/retained.py).
@@ -129,6 +139,10 @@ class Pump:
         self._ceiling = ceiling
         self._near_min = near_empty_min
         self._near_steps = -1  # steps left at which near-empty warns; -1: not running
+        self._backing = False  # the motor is drawing the plunger back (see _back_off)
+        self._back_left = 0  # steps of the back-off not yet counted
+        self._back_steps = 0  # steps of the back-off counted so far
+        self.backed_nl = 0  # drawn back from this syringe after occlusions (status)
         self._saved_state, self._saved_n = None, -1  # last written: write on changes only
         self.log = log if log is not None else events.EventLog()  # kept across syringes
         # The flash log (pump.logring) keeps its own housekeeping in the service step, and
@@ -193,6 +207,7 @@ class Pump:
         self._alarms.clear(self._clock())  # a new syringe and program: what had to happen
         self.syringe = syr
         self.fill_nl = fill_nl
+        self.backed_nl = 0
         self._detector = None
         if self._sensors is not None:
             self._detector = occ.OcclusionDetector(
@@ -318,6 +333,7 @@ class Pump:
             "alarm_text": {a.kind: a.text for a in self._alarms.active() if a.text},
             "log_records": self.log.count,
             "time_remaining_s": self.time_remaining_s() if c.state == ctl.RUNNING else None,
+            "backoff_ul": _ul_str(self.backed_nl, 1),
         }
 
     def alarms(self):
@@ -383,13 +399,21 @@ class Pump:
 
     def service_ms(self):
         """The period (ms) the service step needs now: SERVICE_MS while running faster than
-        50 steps/s, SERVICE_SLOW_MS otherwise (idle, paused, stopped, slow rates)."""
+        50 steps/s, SERVICE_SLOW_MS from 5 steps/s, during a bolus and while an alarm
+        sounds, SERVICE_CALM_MS otherwise (below 5 steps/s; idle, paused, stopped). Asked
+        when a command starts, changes or stops the motor (see follow_period): an alarm the
+        service step raises, or the end of a bolus, keeps the period until the next one."""
         c = self._ctl
+        calm = not self._alarms.sounding(self._clock()) and not c.boosting()
         if c.state != ctl.RUNNING or c.rate is None:
-            return SERVICE_SLOW_MS
+            return SERVICE_CALM_MS if calm else SERVICE_SLOW_MS
         (rn, rd), (vn, vd) = c.rate, c.vol  # nL/h and nL/step, as fractions
-        fast = rn * vd > _FAST_STEPS_H * rd * vn  # foreground only: big ints are fine here
-        return SERVICE_MS if fast else SERVICE_SLOW_MS
+        steps_h = rn * vd  # steps/h x rd x vn; foreground only: big ints are fine here
+        if steps_h > _FAST_STEPS_H * rd * vn:
+            return SERVICE_MS
+        if calm and steps_h < _CALM_STEPS_H * rd * vn:
+            return SERVICE_CALM_MS
+        return SERVICE_SLOW_MS
 
     def follow_period(self, hook):
         """hook(ms) is called now and whenever a command changes the period the service step
@@ -421,9 +445,10 @@ class Pump:
         if c.state == ctl.RUNNING:
             self._fail(ALARM_SOFTWARE)  # running on paper, not on the motor
             return
-        if st.running:
-            st.halt()
-        st.enable(False)
+        if not self._backing:  # a back-off goes on: the service step ends it
+            if st.running:
+                st.halt()
+            st.enable(False)
         self._save()
         self._cadence()
 
@@ -467,6 +492,8 @@ class Pump:
 
     def _go(self, now):
         c = self._ctl
+        if self._backing:  # a resume cuts the back-off short: it is counted, then forward
+            self._halt()
         self._fill()
         # Before the motor runs: the service step (a timer) may run at any line from here.
         self._delivered_due = ticks_add(now, self._delivered_us)
@@ -482,6 +509,8 @@ class Pump:
     def _halt(self, keep_enabled=False):
         now = self._stepper.halt(keep_enabled)
         self._sync()
+        if self._backing:
+            self._backed_off(now)
         return now
 
     def _sync(self):
@@ -492,7 +521,12 @@ class Pump:
             if n == st.steps_done:
                 break
         if n != self._reported:
-            self._ctl.executed(n - self._reported, t)
+            if self._backing:  # steps back: the plunger's position goes down, not up
+                self._ctl.backed(n - self._reported)
+                self._back_left -= n - self._reported
+                self._back_steps += n - self._reported
+            else:
+                self._ctl.executed(n - self._reported, t)
             self._reported = n
 
     def _fill(self):
@@ -522,8 +556,9 @@ class Pump:
         try:
             self._service()
             self._housekeeping(self._ctl)
-            if self.program is not None:
-                self.program.service(self._clock())
+            p = self.program
+            if p is not None:
+                p.service(self._clock())
         except Exception as e:  # noqa: BLE001 - any bug here must end in a safe stop
             self._fail(ALARM_SOFTWARE, "service step raised %s: %s" % (type(e).__name__, e))
             return False
@@ -534,6 +569,11 @@ class Pump:
         if not st.running:
             return
         self._sync()
+        if self._backing:
+            if self._back_left <= 0 or st.starved:
+                self._halt()
+                self._save()
+            return
         if c.state != ctl.RUNNING:
             st.halt()  # complete: the syringe is empty
             st.enable(False)
@@ -566,8 +606,13 @@ class Pump:
         locked) is written at a later step."""
         now = self._clock()
         try:
-            running = c.state == ctl.RUNNING and self._stepper.running
-            if running and ticks_diff(now, self._delivered_due) >= 0:
+            # The due time first: it is not yet due at all but one step a minute. (While the
+            # motor is off the due time is stale, and the state says no.)
+            if (
+                ticks_diff(now, self._delivered_due) >= 0
+                and c.state == ctl.RUNNING
+                and self._stepper.running
+            ):
                 vn, vd = c.vol
                 q, r = divmod(c.delivered, vd)  # nL without ints beyond 31 bits
                 self.log.add(now, events.DELIVERED, q * vn + r * vn // vd, c.delivered)
@@ -622,8 +667,35 @@ class Pump:
             self._clock(),
             ALARM_OCCLUSION,
             "occlusion (%s): force up %d mN; clear the line, acknowledge, resume"
-            % (what, d.rise if found == occ.OCCLUSION else 0),
+            % (what, d.excess_mn),
         )
+        self._back_off(c, d.relief_nl())
+
+    def _back_off(self, c, nl):
+        """Draw the plunger back by `nl` (rounded down to steps, capped) on the halted
+        motor: the service step ends it when its steps are out; any command that moves or
+        stops the motor ends it early. Counted and logged either way (_backed_off)."""
+        vn, vd = c.vol
+        if nl > _BACKOFF_MAX_NL:
+            nl = _BACKOFF_MAX_NL
+        n = nl * vd // vn
+        if n <= 0 or c.delivered <= 0:
+            return
+        if n > c.delivered:
+            n = c.delivered
+        st = self._stepper
+        st.queue(n, _BACKOFF_US)
+        self._back_left, self._back_steps = n, 0
+        self._backing = True
+        st.start(reverse=True)
+
+    def _backed_off(self, now):
+        self._backing = False
+        self._stepper.enable(False)
+        c = self._ctl
+        nl = self._back_steps * c.vol[0] // c.vol[1]
+        self.backed_nl += nl
+        self.log.add(now, events.BACKOFF, nl, c.delivered)
 
     def _remaining_text(self):
         return "%d min of delivery left" % (self.time_remaining_s() // 60)

@@ -250,6 +250,15 @@ class Controller:
             self.alarms.append(ALARM_EMPTY)
             self.log.add(last_step_tick, events.COMPLETE, self.delivered)
 
+    def backed(self, count):
+        """The plunger drew `count` steps back (the back-off after an occlusion, motor
+        stopped): what it had pushed into the blocked line went back into the syringe."""
+        if count <= 0:
+            return
+        if self.state == RUNNING:
+            raise TransitionError("the plunger moves back only while the program is halted")
+        self.delivered = self.delivered - count if count < self.delivered else 0
+
     def delivered_nl(self):
         """Delivered volume as an exact fraction (num, den) of nL."""
         return self.delivered * self.vol[0], self.vol[1]

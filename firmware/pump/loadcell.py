@@ -22,7 +22,10 @@ SATURATED = const(2)  # the HX711 clamps an input beyond its range (a broken bri
 
 PERIOD_US = const(100000)  # 10 samples/s: the HX711's RATE pin low
 _STALE_US = const(500000)  # 5 sample periods without data
-_RESUME_US = const(500000)  # take() not called for this long: polling (re)starts
+# take() not called for this long: polling (re)starts. Above the slowest service period
+# (pump.api.SERVICE_CALM_MS, 500 ms) with room for a step that a command delayed;
+# a longer gap is the motor standing still (the driver's FIFO then holds old samples).
+_RESUME_US = const(1000000)
 _RAW_MAX = const(0x7FFFFF)  # the HX711's positive clamp
 _RAW_MIN = const(0x800000)  # its negative clamp (-2**23 as 24-bit two's complement)
 _SIGN = const(0x800000)
@@ -89,10 +92,22 @@ def save_calibration(offset, scale, path=CALIB_PATH):
 class LoadCell:
     """read() -> the next raw 24-bit sample (0..0xFFFFFF) or -1 when none waits; clock() ->
     ticks in us; switch() -> the syringe switch's pin level, `seated` the level that means a
-    syringe is in place."""
+    syringe is in place. With `waiting` (-> how many samples wait), read() is called only
+    when one does, and need not return -1: the board passes its state machine's own
+    rx_fifo and get, so a sample costs no Python call of the driver's."""
 
-    def __init__(self, read, clock, switch, seated=0, offset=DEFAULT_OFFSET, scale=DEFAULT_SCALE):
+    def __init__(
+        self,
+        read,
+        clock,
+        switch,
+        seated=0,
+        offset=DEFAULT_OFFSET,
+        scale=DEFAULT_SCALE,
+        waiting=None,
+    ):
         self._read = read
+        self._waiting = waiting
         self._clock = clock
         self._switch = switch
         self._seated = seated
@@ -122,18 +137,31 @@ class LoadCell:
     def present(self):
         return self._switch() == self._seated
 
+    def _next(self):
+        w = self._waiting
+        if w is None:
+            return self._read()
+        return self._read() if w() else -1
+
     def take(self):
-        """The next force sample in mN, or None (nothing new, or a fault: see `fault`)."""
+        """The next force sample in mN, or None (nothing new, or a fault: see `fault`). The
+        service step calls it until None: every sample the HX711 gave is taken, in order.
+        Written for the service step's cost (it runs for every sample, 10 a second): the
+        conversion of mn() inline, one clock read."""
         now = self._clock()
         if ticks_diff(now, self._polled) > _RESUME_US:
             # Nobody asked for a while (the pump was not running): what waits is stale, an
             # old fault is history, and the cell gets its full time to answer from now.
-            while self._read() >= 0:
+            while self._next() >= 0:
                 pass
             self._last = now
             self.fault = OK
         self._polled = now
-        raw = self._read()
+        w = self._waiting
+        if w is None:
+            raw = self._read()
+        else:
+            raw = self._read() if w() else -1
         if raw < 0:
             if ticks_diff(now, self._last) > _STALE_US:
                 self.fault = NO_DATA
@@ -144,6 +172,11 @@ class LoadCell:
             return None
         self.fault = OK
         self.samples += 1
-        counts = raw - _FULL if raw & _SIGN else raw
-        self.counts = counts
-        return self.mn(counts)
+        if raw & _SIGN:
+            raw -= _FULL
+        self.counts = raw
+        # mn(raw), inline
+        d = raw - self.offset
+        s = self.scale
+        q = d // s
+        return q * 1000 + (d - q * s) * 1000 // s

@@ -35,6 +35,7 @@ class OcclusionDetector:
         full = _REF_UL * 1000 * self.un_per_mmhg // compliance_nl_per_mmhg // 1000
         self.rise_mn = full * _RISE_NUM // _RISE_DEN
         self.ceiling_mn = CEILINGS_MMHG[ceiling] * self.un_per_mmhg // 1000
+        self._compliance = compliance_nl_per_mmhg
         # Steps per uL bucket, rounded up: vol = nL per step as (num, den).
         self._bucket_steps = (_NL_PER_BUCKET * vol[1] + vol[0] - 1) // vol[0]
         self._means = [0] * _WINDOW
@@ -48,6 +49,7 @@ class OcclusionDetector:
         self._count = 0
         self.floor_mn = None  # lowest bucket mean since the reset: the friction
         self.rise = 0  # the last test's rise, mN (for status and the bench)
+        self.excess_mn = 0  # at a detection: the newest uL's force above its reference
 
     def feed(self, force_mn, steps):
         """One sample at `steps` delivered. Returns OK, OCCLUSION or CEILING."""
@@ -67,6 +69,7 @@ class OcclusionDetector:
         if self.floor_mn is None or mean < self.floor_mn:
             self.floor_mn = mean
         if mean - self.floor_mn >= self.ceiling_mn:
+            self.excess_mn = mean - self.floor_mn
             return CEILING
         if self._n < _WINDOW:
             return OK
@@ -75,4 +78,19 @@ class OcclusionDetector:
             if m[i] < low:
                 low = m[i]
         self.rise = (m[_WINDOW - 1] + m[_WINDOW - 2]) // 2 - low
-        return OCCLUSION if self.rise >= self.rise_mn else OK
+        if self.rise < self.rise_mn:
+            return OK
+        self.excess_mn = m[_WINDOW - 1] - low
+        return OCCLUSION
+
+    def relief_nl(self):
+        """After a detection: the volume trapped above the pressure the reference force
+        saw, from the force excess, the stopper's area and the compliance. Drawing the
+        plunger back by this much relieves the line without sucking from the patient
+        (rounded down)."""
+        e = self.excess_mn
+        if e <= 0:
+            return 0
+        # eighths of a mmHg: small ints all the way (the cell's full scale is 50 N)
+        mmhg8 = (e if e < 100000 else 100000) * 8000 // self.un_per_mmhg
+        return mmhg8 * self._compliance // 8

@@ -256,10 +256,21 @@ class Runner:
     # --- the service step (allocation-free when nothing is due) ---
 
     def service(self, tick):
-        self._advance(tick)
-        p = self.prog
-        if p is None:
-            return
+        """The pump's service step, every 20-500 ms: elapsed time always (utc(), lockouts,
+        the titration plan), the program's work only while one is set. _advance inline and
+        the rest in _run: the step with no program is most of them."""
+        d = ticks_diff(tick, self._last)
+        self._last = tick
+        if d > 0:
+            us = self.us + d
+            while us >= _US:
+                us -= _US
+                self.s += 1
+            self.us = us
+        if self.prog is not None:
+            self._run(self.prog)
+
+    def _run(self, p):
         c = self.pump._ctl
         if self._bolus_end_s >= 0:
             if not c.boosting():  # paused, stopped, or the VTBI cut it short

@@ -2,6 +2,10 @@
 image, at the octreotide rate (0.136 mL/h) and at 5 mL/h, with the REPL idle and with a busy
 REPL (a Python loop at the prompt while the pump runs).
 
+Each line also gives the emulated core's instructions per simulated second: the firmware's
+own cost, which no machine load moves (rp2040js runs 10-13 million a CPU second, so 20x
+needs the whole board under about 500-650 thousand).
+
 `vboard_speed()` prints one line per case and returns the figures; `make bench` calls it.
 Run alone: `python -m pumphost.bench_vboard [--seconds S]`.
 """
@@ -31,6 +35,7 @@ class Speed:
     sim_s: float
     wall_s: float
     cpu_s: float  # the bridge process's CPU time: the figure a loaded machine does not move
+    instructions: int = 0  # core instructions executed meanwhile (the bridge's status)
 
     @property
     def ratio(self) -> float:
@@ -39,6 +44,11 @@ class Speed:
     @property
     def cpu_ratio(self) -> float:
         return self.sim_s / self.cpu_s if self.cpu_s else float("inf")
+
+    @property
+    def instr_per_s(self) -> float:
+        """Core instructions per simulated second."""
+        return self.instructions / self.sim_s if self.sim_s else 0.0
 
 
 def _cpu_s(vb: VirtualBoard) -> float:
@@ -68,13 +78,16 @@ def _start_busy(vb: VirtualBoard) -> None:
         t.close()
 
 
-def _measure(vb: VirtualBoard, seconds: float) -> tuple[float, float, float]:
-    t0 = vb.now_ns()
+def _measure(vb: VirtualBoard, seconds: float) -> tuple[float, float, float, int]:
+    s0 = vb.request("status")
     c0 = _cpu_s(vb)
     w0 = time.perf_counter()
     vb.run_ns(int(seconds * 1e9))
     wall = time.perf_counter() - w0
-    return (vb.now_ns() - t0) / 1e9, wall, _cpu_s(vb) - c0
+    cpu = _cpu_s(vb) - c0
+    s1 = vb.request("status")
+    sim = (s1["time_ns"] - s0["time_ns"]) / 1e9
+    return sim, wall, cpu, int(s1["instructions"]) - int(s0["instructions"])
 
 
 def vboard_speed(
@@ -97,11 +110,11 @@ def vboard_speed(
                     if busy:
                         _start_busy(vb)
                     vb.run_ns(200_000_000)  # settle: the first batches are queued
-                    sim, wall, cpu = _measure(vb, busy_seconds if busy else seconds)
+                    sim, wall, cpu, instructions = _measure(vb, busy_seconds if busy else seconds)
             except VBoardError as e:
                 print(f"vboard    {case}: SKIPPED, virtual board failed: {e}")
                 continue
-            r = Speed(case, sim, wall, cpu)
+            r = Speed(case, sim, wall, cpu, instructions)
             results.append(r)
             if not quiet:
                 verdict = "met" if busy or r.ratio >= TARGET else "MISSED on the wall clock"
@@ -109,7 +122,8 @@ def vboard_speed(
                 print(
                     f"vboard    {case:26s} {r.ratio:8.1f} x real time  "
                     f"({sim:.1f} simulated s in {wall:.2f} s; {r.cpu_ratio:.1f}x per CPU s "
-                    f"of the bridge){note}"
+                    f"of the bridge; {r.instr_per_s / 1000:.0f}k instructions per "
+                    f"simulated s){note}"
                 )
     return results
 

@@ -18,6 +18,7 @@ class Board:
     pins: dict[str, int]
     load_cell: bool = False  # an HX711 and a syringe switch are fitted (PINS names them)
     syringe_seated: int = 0  # the switch's pin level with a syringe in place
+    dir_forward: int = 1  # the DIR level that moves the plunger towards the tip
 
 
 def available() -> list[str]:
@@ -39,4 +40,5 @@ def load(name: str) -> Board:
         pins=dict(ns["PINS"]),
         load_cell=bool(ns.get("LOAD_CELL", False)),
         syringe_seated=int(ns.get("SYRINGE_SEATED", 0)),
+        dir_forward=int(ns.get("DIR_FORWARD", 1)),
     )

@@ -12,6 +12,7 @@ from pumphost.logs.cli import logs
 from pumphost.review.cli import cohort, review, upload
 from pumphost.scenario import ScenarioError, load
 from pumphost.vboard import vboard
+from pumphost.vpair import pair as _pair  # noqa: F401  (registers `vboard pair`)
 
 paths.use_firmware_core()
 from pump.controller import TransitionError  # noqa: E402
@@ -49,6 +50,8 @@ def _alarms(res: Result) -> str:
             text += f", cleared at {_hm(int(float(cleared) * 1e6))}"  # type: ignore[arg-type]
         parts.append(text)
     line = "; ".join(parts)
+    if res.backoff_ul is not None:
+        line += f"\nback-off     {res.backoff_ul:.2f} uL drawn back after the occlusion alarm"
     if res.released_bolus_ul is not None:
         line += f"\nbolus        {res.released_bolus_ul:.2f} uL released when the line opened"
     return line

@@ -49,6 +49,7 @@ class Result:
     remaining_nl: Fraction
     plunger_mm: float
     released_bolus_ul: float | None = None
+    backoff_ul: float | None = None  # drawn back after an occlusion alarm
 
     @property
     def alarm_kinds(self) -> list[str]:
@@ -58,6 +59,8 @@ class Result:
         extra = {}
         if self.released_bolus_ul is not None:
             extra["released_bolus_ul"] = round(self.released_bolus_ul, 3)
+        if self.backoff_ul is not None:
+            extra["backoff_ul"] = round(self.backoff_ul, 3)
         return extra | {
             "scenario": self.scenario,
             "duration_s": self.duration_s,
@@ -183,7 +186,7 @@ class Emulator:
                 # pressure flows out (the IEC 60601-2-24 bolus after an occlusion).
                 p = self.plant
                 self._released = p.trapped_ul - p.compliance * p.back_pressure(t_s)
-        self.sensors.sample(t_s, self.stepper.pulses)
+        self.sensors.sample(t_s, self.stepper.position)
         self._service()
 
     def _run_until(self, t_us: int) -> None:
@@ -348,7 +351,7 @@ class Emulator:
         sc, pump = self.sc, self.pump
         self._oracle_to(sc.duration_us)
         vol = Fraction(*self.vol)
-        delivered = self.stepper.pulses * vol
+        delivered = self.stepper.position * vol
         status = pump.status()
         self._track_alarms()
         alarms = [
@@ -365,7 +368,7 @@ class Emulator:
             duration_s=sc.duration_us / 1e6,
             programmed_nl=self._programmed,
             delivered_nl=delivered,
-            steps=self.stepper.pulses,
+            steps=self.stepper.position,
             state=status["state"],
             alarms=alarms,
             log_records=status["log_records"],
@@ -373,6 +376,7 @@ class Emulator:
             remaining_nl=Fraction(sc.fill_nl) - delivered,
             plunger_mm=self.stepper.plunger_um() / 1000,
             released_bolus_ul=self._released,
+            backoff_ul=pump.backed_nl / 1000 if pump.backed_nl else None,
         )
 
     def _run_reporting(

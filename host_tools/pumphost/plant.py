@@ -131,6 +131,7 @@ class Plant:
         self._removed = False
         self._open = False
         self._saturated = False
+        self._backward = False  # the last move drew the plunger back: friction pulls
         self._pending = sorted(self.faults, key=lambda f: f.at_s)
 
     # --- the plant's own state ---
@@ -171,20 +172,21 @@ class Plant:
     # --- time and steps ---
 
     def advance(self, t: float, steps: int) -> None:
-        """Move to time t (s) with the plunger `steps` microsteps in (cumulative). The pump's
-        flow over the interval is taken as even, and the line's linear ODE
+        """Move to time t (s) with the plunger `steps` microsteps in (cumulative; fewer than
+        before: the back-off after an occlusion drew it back, the pusher holding the flange).
+        The pump's flow over the interval is taken as even, and the line's linear ODE
         dV/dt = q - (V / C - P_back) / R is solved exactly over it."""
         if t < self.t:
             raise ValueError("plant time cannot run backwards")
         dt = t - self.t
         dsteps = steps - self.steps
-        if dsteps < 0:
-            raise ValueError("the plunger never moves back")
         self._apply_faults(t)
-        pushed = dsteps * self.nl_per_step / 1000
-        self.moved_since_rest_mm = self.moved_since_rest_mm + dsteps * self.um_per_step / 1000
+        pushed = dsteps * self.nl_per_step / 1000  # negative: drawn back into the syringe
+        self.moved_since_rest_mm += abs(dsteps) * self.um_per_step / 1000
         if dsteps == 0:
             self.moved_since_rest_mm = 0.0
+        else:
+            self._backward = dsteps < 0
         if self._removed:
             self.trapped_ul = 0.0
         elif self._occluded or dt == 0:
@@ -217,6 +219,8 @@ class Plant:
                 fric += self._rng.gauss(0, self.stick_slip_n)
             else:
                 fric = self.static_n if moving else 0.0
+            if self._backward:
+                fric = -fric  # the stopper drags against the pusher drawing it back
             force = fric + max(self.pressure(), 0.0) * MMHG_PA * self.area_mm2 * 1e-6
             beyond = x - self.stroke_mm
             if beyond > 0:

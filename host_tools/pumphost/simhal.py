@@ -34,8 +34,8 @@ class VirtualClock:
 class SimStepper:
     """Executes queued (count, interval) batches in simulated time. As on the PIO, a batch
     counts in `steps_done`/`last_tick` once its last step is out, a halt adds the steps of
-    the interrupted batch, and `late` is the TX-stall flag. Forward only: reverse delivery is
-    impossible."""
+    the interrupted batch, and `late` is the TX-stall flag. `start(reverse=True)` draws the
+    plunger back (the back-off after an occlusion): `position` follows the plunger."""
 
     def __init__(self, clock: VirtualClock, um_per_step: tuple[int, int]) -> None:
         self.clock = clock
@@ -44,6 +44,8 @@ class SimStepper:
         self.steps_done = 0
         self.last_tick = 0
         self.pulses = 0  # what a logic analyser on STEP would count
+        self.position = 0  # net steps forward: where the plunger is
+        self._dir = 1
         self.last_pulse_us = 0
         self.enabled = False
         self.running = False
@@ -68,7 +70,8 @@ class SimStepper:
     def feed(self) -> None:
         pass
 
-    def start(self) -> int:
+    def start(self, reverse: bool = False) -> int:
+        self._dir = -1 if reverse else 1
         self.enabled = self.running = True
         self.starved = self.late = False
         self._t = self.clock.elapsed_us
@@ -112,6 +115,7 @@ class SimStepper:
                 self._t += n * iv
                 self._in_batch += n
                 self.pulses += n
+                self.position += n * self._dir
                 self.last_pulse_us = self._t
             if self._in_batch < count:
                 return
@@ -135,7 +139,7 @@ class SimStepper:
         self.clock.advance_to(now + stall_us)
 
     def plunger_um(self) -> float:
-        return self.pulses * self._um[0] / self._um[1]
+        return self.position * self._um[0] / self._um[1]
 
 
 class SimSensors:

@@ -15,6 +15,8 @@ class FakeStepper:
         self.steps_done = 0
         self.last_tick = 0
         self.pulses = 0  # what a logic analyser on STEP would count
+        self.position = 0  # net steps forward: the plunger (a back-off draws it back)
+        self._dir = 1
         self.enabled = False
         self.running = False
         self.starved = False
@@ -36,7 +38,8 @@ class FakeStepper:
     def feed(self):
         pass
 
-    def start(self):
+    def start(self, reverse=False):
+        self._dir = -1 if reverse else 1
         # Like the PIO, it starts a little after the command: the plan's zero is its start.
         self.clock.elapsed += self.START_LATENCY_US
         self.enabled = True
@@ -56,6 +59,7 @@ class FakeStepper:
             self._t += n * iv
             self._in_batch += n
             self.pulses += n
+            self.position += n * self._dir
             if self._in_batch < count:
                 return
             self.batches.pop(0)

@@ -1,5 +1,6 @@
 # The service step's period follows what the program needs: 20 ms at fast rates (the step
-# ring holds under a second), 100 ms idle and at subcutaneous rates (the load cell's 10 Hz).
+# ring holds under a second), 100 ms from 5 steps/s (the load cell's 10 Hz), 500 ms below
+# that (the CSCI rates) and while the motor is off, unless an alarm sounds or a bolus runs.
 from fakestepper import FakeStepper, SimClock
 from harness import NEAR_WRAP
 from pump import api
@@ -18,19 +19,21 @@ def _pump():
 
 def test_the_period_follows_the_rate_and_the_state():
     p, st, calls = _pump()
-    assert calls == [api.SERVICE_SLOW_MS]  # idle: the hook is called at once
+    assert calls == [api.SERVICE_CALM_MS]  # idle: the hook is called at once
     p.dose(1632, 500)  # 0.136 mL/h: about one step a second
     p.start()
-    assert p.service_ms() == api.SERVICE_SLOW_MS and calls == [api.SERVICE_SLOW_MS]
+    assert p.service_ms() == api.SERVICE_CALM_MS and calls == [api.SERVICE_CALM_MS]
     p.rate("100")  # about 670 steps/s
     assert calls[-1] == api.SERVICE_MS == p.service_ms()
     p.pause()
-    assert calls[-1] == api.SERVICE_SLOW_MS
+    assert calls[-1] == api.SERVICE_CALM_MS
     p.resume()
     assert calls[-1] == api.SERVICE_MS
+    p.rate("5")  # about 34 steps/s
+    assert calls[-1] == api.SERVICE_SLOW_MS == p.service_ms()
     p.stop()
-    assert calls[-1] == api.SERVICE_SLOW_MS
-    assert calls == [100, 20, 100, 20, 100]
+    assert calls[-1] == api.SERVICE_CALM_MS
+    assert calls == [500, 20, 500, 20, 100, 500]
 
 
 def test_the_boundary_is_fifty_steps_a_second():
@@ -42,6 +45,41 @@ def test_the_boundary_is_fifty_steps_a_second():
     assert p.service_ms() == api.SERVICE_SLOW_MS
     p.set_rate_nl_h(180000 * vn + vd, vd)
     assert p.service_ms() == api.SERVICE_MS and calls[-1] == api.SERVICE_MS
+
+
+def test_the_calm_boundary_is_five_steps_a_second():
+    p, st, calls = _pump()
+    vn, vd = p._ctl.vol
+    # Just under 5 steps/s is calm; 5 steps/s exactly is not.
+    p.set_rate_nl_h(18000 * vn - vd, vd)
+    p.start()
+    assert p.service_ms() == api.SERVICE_CALM_MS and calls[-1] == api.SERVICE_CALM_MS
+    p.set_rate_nl_h(18000 * vn, vd)
+    assert p.service_ms() == api.SERVICE_SLOW_MS and calls[-1] == api.SERVICE_SLOW_MS
+
+
+def test_a_sounding_alarm_keeps_the_100_ms_step():
+    p, st, calls = _pump()
+    p.dose(1632, 500)
+    p._alarm_text(api.ALARM_NEAR_EMPTY, "test")  # sounding until acknowledged
+    p.start()
+    assert p.service_ms() == api.SERVICE_SLOW_MS and calls[-1] == api.SERVICE_SLOW_MS
+    p.pause()
+    assert calls[-1] == api.SERVICE_SLOW_MS  # the motor off, the alarm still sounding
+    p.ack()  # acknowledged: quiet; the next command that moves the motor calms the step
+    assert calls[-1] == api.SERVICE_SLOW_MS
+    p.resume()
+    assert calls[-1] == api.SERVICE_CALM_MS == p.service_ms()
+
+
+def test_a_bolus_keeps_the_100_ms_step():
+    p, st, calls = _pump()
+    p.dose(1632, 500)
+    p.start()
+    assert calls[-1] == api.SERVICE_CALM_MS
+    vn, vd = p._ctl.vol
+    p.boost((18000 * vn * 4, vd), 2000000)  # 20 steps/s for 2 s
+    assert p.service_ms() == api.SERVICE_SLOW_MS and calls[-1] == api.SERVICE_SLOW_MS
 
 
 def test_the_service_step_never_calls_the_hook():

@@ -46,7 +46,7 @@ def test_counts_to_mn_with_offset_and_scale():
 
 def test_take_hands_over_each_sample_once_signed():
     b, c = _cell()
-    b.wait(600000)  # polling starts later than construction: nothing stale waits
+    b.wait(1100000)  # polling starts later than construction: nothing stale waits
     assert c.take() is None and c.fault == lc.OK
     b.fifo = [1000 + 80000, 0xFFFFFF]  # +2 N, then -1 count
     b.wait(100000)
@@ -118,3 +118,48 @@ def test_calibration_is_checked_and_round_trips_through_json():
 def test_calibration_file_defaults_when_absent():
     off, scale, stored = lc.load_calibration("/nonexistent-dir/calib.json")
     assert (off, scale, stored) == (lc.DEFAULT_OFFSET, lc.DEFAULT_SCALE, False)
+
+
+def test_with_waiting_read_is_called_only_when_a_sample_waits():
+    # The board passes its state machine's rx_fifo and get: get() would block on an empty
+    # FIFO, so it must never be called then.
+    b = Bench()
+
+    def get():
+        assert b.fifo, "read() called with nothing waiting"
+        return b.fifo.pop(0)
+
+    c = lc.LoadCell(get, b.clock, b.level, 0, 1000, 40000, waiting=lambda: len(b.fifo))
+    b.wait(1100000)
+    assert c.take() is None and c.fault == lc.OK
+    b.fifo = [1000 + 80000, 0x7FFFFF, 1000]
+    b.wait(100000)
+    assert c.take() == 2000
+    assert c.take() is None and c.fault == lc.SATURATED
+    assert c.take() == 0 and c.fault == lc.OK
+    assert c.take() is None and c.samples == 2
+    b.fifo = [1000, 1000]
+    b.wait(2000000)  # a pause: what waits is stale and dropped without a blocking read
+    assert c.take() is None and b.fifo == [] and c.fault == lc.OK
+
+
+def test_the_slowest_service_period_keeps_every_sample():
+    # pump.api.SERVICE_CALM_MS (500 ms), once held off by a command (boardapp runs the step
+    # again 10 ms later): still one run of polling, nothing dropped as stale, no fault.
+    b, c = _cell()
+    c.take()
+    for gap in (500000, 510000, 500000, 990000):
+        b.fifo = [1000 + 40 * i for i in range(5)]
+        b.wait(gap)
+        got = []
+        while True:
+            f = c.take()
+            if f is None:
+                break
+            got.append(f)
+        assert got == [0, 1, 2, 3, 4] and c.fault == lc.OK, (gap, got)
+    # The data stops: an open cell within 5 sample periods and one service period.
+    b.wait(500000)
+    assert c.take() is None and c.fault == lc.OK  # 500 ms since the last sample: not yet
+    b.wait(500000)
+    assert c.take() is None and c.fault == lc.NO_DATA

@@ -286,3 +286,18 @@ def test_a_broken_library_is_refused():
 
 def test_pin_constant_is_digits():
     assert PIN.isdigit()
+
+
+def test_the_service_step_keeps_the_runner_s_clock_with_no_program():
+    # Runner.service keeps elapsed time (utc(), lockouts) on every step, program or not,
+    # across the tick wrap, at any service period.
+    r = Rig()
+    r.runner.utc_base = 1767225600  # as clock.set leaves it at elapsed 0
+    assert r.runner.prog is None
+    for _ in range(7):
+        r.st.advance(SECOND // 2)  # the slowest service period (pump.api.SERVICE_CALM_MS)
+        r.pump.service()
+    assert (r.runner.s, r.runner.us) == (3, SECOND // 2)
+    assert r.runner.utc() == 1767225603
+    r.runner.service(r.runner._last)  # no time passed: nothing changes
+    assert (r.runner.s, r.runner.us) == (3, SECOND // 2)

@@ -226,7 +226,7 @@ def run(p: Plan, days: int, out: Path) -> Truth:
     path = out / f"{p.serial}.plog"
     emu.save_log(path)
     vol = Fraction(*emu.vol)
-    delivered_ug = float(emu.stepper.pulses * vol * CONC / 1_000_000)
+    delivered_ug = float(emu.stepper.position * vol * CONC / 1_000_000)
     return Truth(
         code=p.code,
         serial=p.serial,

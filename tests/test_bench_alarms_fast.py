@@ -1,0 +1,177 @@
+"""The fast false-alarm path (pumphost.falsealarms) that make bench-alarms runs over 1,000
+patient-days: it must compute what the plant model and the emulator compute, feed the
+firmware's own detector, stay quiet on a normal day and raise an injected occlusion."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from pump import loadcell
+from pumphost import falsealarms as fa
+from pumphost import plant, scenario
+from pumphost.emulator import Emulator
+
+
+def _plant(faults: tuple[tuple[float, str], ...] = ()) -> plant.Plant:
+    return plant.Plant(
+        bore_mm=14.5,
+        nominal_ml=10,
+        um_per_step=0.25,
+        nl_per_step=16513 / 400,
+        stroke_mm=30.0,
+        seed=7,
+        faults=[plant.Fault(at, kind) for at, kind in faults],
+    )
+
+
+@pytest.mark.parametrize(
+    "faults",
+    [(), ((700.0, "occlusion"), (900.0, "occlusion_release"), (1200.0, "partial_occlusion"))],
+)
+def test_the_bulk_plant_is_the_plant_model_sample_by_sample(
+    faults: tuple[tuple[float, str], ...],
+) -> None:
+    # Slow steps, a rest, fast steps (past the breakaway), a short rest, steady steps: each
+    # sample's force as Plant.advance() + sample() give it, the same noise drawn in order.
+    rng = np.random.default_rng(1)
+    d = np.concatenate(
+        [
+            rng.poisson(0.3, 5000),
+            np.zeros(300, np.int64),
+            rng.poisson(3.5, 5000),
+            np.zeros(10, np.int64),
+            np.full(3000, 4),
+            rng.poisson(0.8, 6690),
+        ]
+    )
+    steps = np.cumsum(d)
+    t = np.arange(1, len(d) + 1) * 100_000 / 1e6
+    ref_plant, fast_plant = _plant(faults), _plant(faults)
+    ref = []
+    for ti, si in zip(t.tolist(), steps.tolist(), strict=True):
+        ref_plant.advance(ti, si)
+        ref.append(ref_plant.sample().force_n)
+    run = fa.PlantRun(fast_plant, None)  # None: the plant's own noise stream
+    fast = np.concatenate([run.run(t[:7000], steps[:7000]), run.run(t[7000:], steps[7000:])])
+    assert np.abs(fast - np.array(ref)).max() < 1e-9
+    assert abs(run.trapped - ref_plant.trapped_ul) < 1e-9
+
+
+_SCENARIO = """
+[pump]
+board = "pico"
+syringe = "{syringe}"
+fill_ml = {fill}
+[program]
+rate_ml_per_h = {rate}
+[run]
+duration_h = {hours}
+[plant]
+seed = 42
+ceiling = "low"
+"""
+
+
+@pytest.mark.parametrize(
+    "syringe, fill, rate, hours",
+    [
+        ("bd-plastipak-10ml", "2.0", "1.00", 0.5),
+        ("bd-plastipak-30ml", "5.0", "0.137", 0.5),
+        ("bd-plastipak-10ml", "0.5", "5.00", 0.2),  # empties after 6 min
+    ],
+)
+def test_the_detector_gets_what_it_gets_on_the_emulator(
+    syringe: str, fill: str, rate: str, hours: float
+) -> None:
+    # The full emulator (pump.api.Pump and its service step on the plant), its detector's
+    # every input recorded, against the fast path with the emulator's mN conversion and the
+    # plant's own noise: the same (time, mN, steps) stream, sample for sample.
+    sc = scenario.parse(
+        _SCENARIO.format(syringe=syringe, fill=fill, rate=rate, hours=hours), "cross"
+    )
+    emu = Emulator(sc)
+    seen: list[tuple[int, int, int]] = []
+    det = emu.pump._detector
+    assert det is not None
+    feed = det.feed
+
+    def recording(force: int, steps: int) -> int:
+        seen.append((emu.clock.elapsed_us, force, steps))
+        return feed(force, steps)
+
+    det.feed = recording  # type: ignore[method-assign]
+    res = emu.run()
+    plan = fa.DayPlan(0, syringe, rate, "low", [fill], [], [10**9])
+    fast = fa.run_day(
+        0,
+        plan=plan,
+        noise="plant",
+        board_cell=False,
+        end_s=hours * 3600 + 0.05,
+        plant_seed=42,
+        watch=True,
+    )
+    assert len(seen) > 3000
+    assert fast.trace == seen
+    assert fast.false_alarms == []
+    assert fast.empties == res.alarm_kinds.count("reservoir_empty")
+
+
+def test_the_load_cell_conversion_is_the_firmware_take() -> None:
+    # Forces from below zero to beyond the HX711's range: LoadCell.take() one by one.
+    force = np.concatenate([np.linspace(-5, 60, 5001), [200.0, -200.0]])
+    words: list[int] = []
+    now = [0]
+    cell = loadcell.LoadCell(lambda: words.pop() if words else -1, lambda: now[0], lambda: 0)
+    mn, bad = fa.to_mn(force, cell)
+    for f, m, b in zip(force.tolist(), mn.tolist(), bad.tolist(), strict=True):
+        counts = max(-0x800000, min(0x7FFFFF, cell.offset + round(f * cell.scale)))
+        words.append(counts & 0xFFFFFF)  # what the rig makes the HX711 give
+        now[0] += 100_000
+        got = cell.take()
+        assert (got is None and cell.fault == loadcell.SATURATED) == b
+        assert b or got == m
+    assert bad[-2:].all() and not bad[:-2].any()
+
+
+def _csci_and_fast_seeds() -> tuple[int, int]:
+    slow = next(s for s in range(1, 100) if float(fa.plan_day(s).rate_ml_h) < 0.3)
+    fast = next(s for s in range(1, 100) if float(fa.plan_day(s).rate_ml_h) >= 1)
+    return slow, fast
+
+
+def test_normal_days_raise_no_alarm() -> None:
+    for seed in _csci_and_fast_seeds():
+        day = fa.run_day(seed)
+        assert day.false_alarms == []
+        assert day.samples > 700_000  # most of 864,000 samples: the motor ran all day
+        assert day.running_h > 20
+
+
+def test_an_occlusion_on_the_fast_path_raises_the_occlusion_alarm() -> None:
+    # The line blocks 2 h in: the same fast path must raise the occlusion alarm, through the
+    # firmware's Pump._occluded, within the 10 uL the issue asks for.
+    seed, _ = _csci_and_fast_seeds()
+    rate = float(fa.plan_day(seed).rate_ml_h)
+    day = fa.run_day(seed, faults=[(7200.0, "occlusion")], stop_at_first=True)
+    assert [a.kind for a in day.false_alarms] == ["occlusion"]
+    alarm = day.false_alarms[0]
+    displaced_ul = (alarm.t_s - 7200.0) * rate * 1000 / 3600
+    assert 0 < displaced_ul <= 10.0
+    assert "rate of rise" in alarm.text
+
+
+def test_a_block_near_the_end_is_called_empty() -> None:
+    # Under 10 % of the fill left, a rise is the stopper bottoming out: Pump._occluded calls
+    # it empty. 1 mL at 1 mL/h: the line blocks after 57 min.
+    plan = fa.DayPlan(5, "bd-plastipak-10ml", "1.00", "medium", ["1.0"], [], [10**9])
+    day = fa.run_day(5, plan=plan, faults=[(3420.0, "occlusion")], stop_at_first=True)
+    assert [a.kind for a in day.false_alarms] == ["reservoir_empty"]
+
+
+def test_many_days_on_two_processes_add_up() -> None:
+    s = fa.run_days(4, first_seed=1, workers=2)
+    assert s.days == 4 and s.syringes >= 4 and not s.false_alarms
+    lines = fa.report(s, 4)
+    assert lines[0].startswith("false alarms: 0") and "days per wall-minute" in lines[1]
