@@ -9,7 +9,6 @@ import time
 
 import rp2
 from machine import WDT, WDT_RESET, Pin, Timer, disable_irq, enable_irq, reset_cause
-from micropython import const
 
 import board
 from drivers.flashlog import FS_BYTES, LOG_BYTES, FlashLog
@@ -18,7 +17,6 @@ from drivers.retained import Retained
 from pump.api import Pump
 
 WATCHDOG_MS = 2000  # 4 service steps at the slowest period (pump.api.SERVICE_CALM_MS)
-_RETRY_MS = const(10)  # a service step that a command held off runs again this soon
 HX711_SM = 7  # PIO1 SM3: the stepper has PIO0 SM0
 _BOOT_MS = 1500  # a hardware reset reaches here well within this; a soft reset rarely does
 
@@ -83,21 +81,9 @@ watchdog = WDT(timeout=WATCHDOG_MS)
 
 
 service_timer = Timer(-1)
-retry_timer = Timer(-1)  # one-shot: a service step that a command held off
-_me = []  # [_tick]: its own callback for the retry timer, without a global lookup
 
 
-def _tick(
-    _t,
-    service=pump.service,
-    feed=watchdog.feed,
-    off=disable_irq,
-    on=enable_irq,
-    pump=pump,
-    again=retry_timer.init,
-    one_shot=Timer.ONE_SHOT,
-    me=_me,
-):
+def _tick(_t, service=pump.service, feed=watchdog.feed, off=disable_irq, on=enable_irq):
     # No global lookups here: these globals are the REPL's, and rp2.asm_pio clears them
     # while it assembles a program typed at the REPL, even with the pump running. (Not a
     # closure either: calling one with over 4 cells allocates its arguments on the heap.)
@@ -113,20 +99,16 @@ def _tick(
                 pass
         except KeyboardInterrupt:
             pass
+        # At 500 ms a REPL loop of `pump.status()` holds off every service step; the step
+        # runs inside status() then, and service() says so. (A one-shot retry timer re-armed
+        # from its own callback did this before: the board then hung on the next command
+        # after hil/test_fidelity.py's UART1 checks, and ran again once it was stopped.)
         if service():
             feed()
-        elif pump._busy:
-            # A command held the step off (the timer came in the middle of it): again in
-            # _RETRY_MS, not a whole period later. At 500 ms a REPL loop of commands
-            # (`while True: pump.status()`) held off every step for 2 s: a watchdog reset.
-            again(mode=one_shot, period=_RETRY_MS, callback=me[0])
     except BaseException:  # service() catches its own; never leave interrupts off
         on(s)
         raise
     on(s)
-
-
-_me.append(_tick)
 
 
 def _period(ms):

@@ -384,7 +384,11 @@ def test_an_occlusion_alarms_within_10_ul_and_stops() -> None:
 
 @pytest.mark.parametrize(
     "name,kind",
-    [("syringe-removed", "syringe_removed"), ("sensor-open", "sensor_fault")],
+    [
+        ("syringe-removed", "syringe_removed"),
+        ("sensor-open", "sensor_fault"),
+        ("sensor-saturated", "sensor_fault"),
+    ],
 )
 def test_sensor_faults_stop_the_pump_with_their_alarm(name: str, kind: str) -> None:
     proc = _pumpctl("sim", "--json", str(FAULTS / f"{name}.toml"))
@@ -394,6 +398,28 @@ def test_sensor_faults_stop_the_pump_with_their_alarm(name: str, kind: str) -> N
     (at_s, _) = sc.faults[0]
     assert out["state"] == "stopped" and _kinds(out) == [kind]
     assert at_s <= out["alarms"][0]["raised_s"] <= at_s + 0.2  # the next sample, at 10 Hz
+
+
+def test_a_kinked_line_is_an_occlusion_and_the_plunger_draws_back() -> None:
+    proc = _pumpctl("sim", "--json", str(FAULTS / "partial-occlusion.toml"))
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(proc.stdout)
+    assert out["state"] == "paused" and _kinds(out) == ["occlusion"], out
+    raised = out["alarms"][0]["raised_s"]
+    assert 900 < raised < 960  # the kink at 15 min: the pressure climbs over seconds at 5 mL/h
+    assert 0 < out["backoff_ul"] <= 15
+    assert out["delivered_ul"] < 5000 * raised / 3600  # drawn back: below what was pushed
+
+
+def test_a_small_fill_warns_near_empty_then_ends_empty_not_occluded() -> None:
+    proc = _pumpctl("sim", "--json", str(FAULTS / "empty-small-fill.toml"))
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(proc.stdout)
+    assert out["state"] == "complete" and _kinds(out) == ["near_empty", "reservoir_empty"], out
+    near, empty = (a["raised_s"] for a in out["alarms"])
+    assert empty == pytest.approx(600 / 1000 * 3600, abs=1)  # 0.6 mL at 1 mL/h: 36 min
+    assert near == pytest.approx(empty - 1800, abs=60)  # near-empty 30 min before, +-1 min
+    assert "backoff_ul" not in out
 
 
 def test_a_normal_day_with_the_plant_raises_nothing() -> None:

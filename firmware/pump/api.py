@@ -125,6 +125,7 @@ class Pump:
         delivered_s=DELIVERED_S,
     ):
         self._busy = 0  # commands running (see _command); the service step waits meanwhile
+        self.stepped = False  # a command (status) ran the step cleanly since the last service
         self._drive = mechanics.Drive(
             mech["lead_um"], mech["full_steps_per_rev"], mech["microsteps"]
         )
@@ -543,12 +544,18 @@ class Pump:
         executor kept to the plan, keep the ring full. Returns True when the step ran cleanly (the
         board feeds its watchdog then); an exception stops the motor, raises the
         software_fault alarm and returns False. While a command runs (the timer came in
-        the middle of it) it does nothing and returns False: it runs at the next period."""
+        the middle of it) it does nothing and runs at the next period; it returns True then
+        only if a command ran the step cleanly since the last service (status() does: a
+        host polling status in a loop holds off every service step, not the step itself)."""
         if self._busy:
-            return False
+            ok = self.stepped
+            self.stepped = False
+            return ok
         self._busy = 1
         try:
-            return self._step()
+            ok = self._step()
+            self.stepped = False
+            return ok
         finally:
             self._busy = 0
 
@@ -562,6 +569,7 @@ class Pump:
         except Exception as e:  # noqa: BLE001 - any bug here must end in a safe stop
             self._fail(ALARM_SOFTWARE, "service step raised %s: %s" % (type(e).__name__, e))
             return False
+        self.stepped = True
         return True
 
     def _service(self):

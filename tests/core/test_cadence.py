@@ -111,3 +111,28 @@ def test_a_failing_hook_stops_the_pump():
         raise AssertionError("start should have raised")
     assert p.state == "stopped" and not st.enabled
     assert "software_fault" in p.status()["alarms"]
+
+
+def test_a_service_held_off_by_status_still_counts_for_the_watchdog():
+    # A host polling status() in a loop holds off every service step (it comes inside a
+    # command), but status() runs the step itself: service() then says a clean step ran, so
+    # the board feeds its watchdog. A command that does not run the step does not count.
+    p, st, calls = _pump()
+    p.dose(1632, 500)
+    p.start()
+    p._busy += 1  # the timer comes in the middle of a command
+    try:
+        assert p.service() is False  # no step ran since the last service
+        p._busy -= 1
+        p.status()  # runs the step cleanly
+        p._busy += 1
+        assert p.service() is True  # ... and that counts, once
+        assert p.service() is False
+    finally:
+        p._busy -= 1
+    assert p.service() is True  # not held off: it runs the step
+    p._busy += 1
+    try:
+        assert p.service() is False  # its own clean step is not counted twice
+    finally:
+        p._busy -= 1
