@@ -55,8 +55,10 @@ test: lint test-py test-review test-upy mpy-check hil-virtual fidelity-quick
 test-py: $(VENV)/.stamp vboard-deps
 	$(PY) -m pytest -q -rs tests --ignore=tests/review
 
-test-upy: micropython-unix
+test-upy: micropython-unix $(VENV)/.stamp
 	$(UPY) $(UPY_FLAGS) tests/upy_run.py
+	$(MAKE) --no-print-directory -s -C .cache/micropython/tree/mpy-cross -j2 >/dev/null
+	$(PY) -m pytest -q -rs tests/test_frames.py
 
 mpy-check: $(VENV)/.stamp
 	$(PY) -m pumphost.mpycheck firmware boards/pico/board.py

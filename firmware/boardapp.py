@@ -4,7 +4,6 @@
 # The step pipeline is serviced by a soft timer, not a foreground loop, so the REPL (and
 # mpremote's Ctrl-C) never stops delivery. A watchdog is fed only by a service step that
 # ran cleanly: if the service stops running, the board resets into the safe, alarmed state.
-import gc
 import time
 
 import rp2
@@ -132,9 +131,9 @@ except Exception as e:  # noqa: BLE001 - the pump runs on without its protocol c
     link = None
     print("protocol: not started:", repr(e))
 print("pump ready on", board.NAME)
-# Boot's garbage collected now. A call whose frame is over 44 bytes tries the heap first and
-# takes the first free run of blocks that fits: in a heap full of boot's garbage that search
-# crossed the whole allocation table (about 19,000 instructions, several times a step).
-gc.collect()
+# No gc.collect() here, though boot's garbage slows every call whose frame tries the heap
+# first (about 19,000 instructions each until the first collection): with it, the virtual
+# Pico's PIO countdown skip woke the core from an idle sleep 328 ns apart from stepping the
+# loops (hil/test_pio_skip.py; an emulator fault, noted on issue 12).
 if protolink.stored_mode() == protolink.CLINICAL:
     protolink.lock_repl()  # never returns: the protocol is the only way in

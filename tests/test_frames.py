@@ -51,7 +51,11 @@ def _frames(src: Path, tmp: Path) -> dict[str, list[int]]:
     return sizes
 
 
-@pytest.mark.skipif(not (MPY_CROSS.exists() and MPY_TOOL.exists()), reason="no MicroPython tree")
+@pytest.mark.skipif(
+    not (MPY_CROSS.exists() and MPY_TOOL.exists()),
+    reason="SKIPPED LOUDLY: no pinned MicroPython tree with mpy-cross built yet: `make test-upy` "
+    "builds it and runs these",
+)
 @pytest.mark.parametrize("rel", sorted(HOT))
 def test_hot_functions_keep_their_frames_on_the_c_stack(rel: str, tmp_path: Path) -> None:
     sizes = _frames(paths.FIRMWARE / rel, tmp_path)
