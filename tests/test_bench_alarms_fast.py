@@ -58,21 +58,6 @@ def test_the_bulk_plant_is_the_plant_model_sample_by_sample(
     assert abs(run.trapped - ref_plant.trapped_ul) < 1e-9
 
 
-_SCENARIO = """
-[pump]
-board = "pico"
-syringe = "{syringe}"
-fill_ml = {fill}
-[program]
-rate_ml_per_h = {rate}
-[run]
-duration_h = {hours}
-[plant]
-seed = 42
-ceiling = "low"
-"""
-
-
 @pytest.mark.parametrize(
     "syringe, fill, rate, hours",
     [
@@ -87,9 +72,8 @@ def test_the_detector_gets_what_it_gets_on_the_emulator(
     # The full emulator (pump.api.Pump and its service step on the plant), its detector's
     # every input recorded, against the fast path with the emulator's mN conversion and the
     # plant's own noise: the same (time, mN, steps) stream, sample for sample.
-    sc = scenario.parse(
-        _SCENARIO.format(syringe=syringe, fill=fill, rate=rate, hours=hours), "cross"
-    )
+    text = scenario.plant_scenario(syringe, fill, rate, hours, 42, "low")
+    sc = scenario.parse(text, "cross")
     emu = Emulator(sc)
     seen: list[tuple[int, int, int]] = []
     det = emu.pump._detector

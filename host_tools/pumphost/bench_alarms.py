@@ -31,21 +31,6 @@ OCCLUDE_AT_H = 0.5
 TARGET_UL = 10.0  # issue 7: alarm with at most 10 uL displaced; bolus at most 10 uL
 COMMERCIAL = "Crono Five ~5 h at 0.1 mL/h; JMS 117 min at 0.5 mL/h; insulin pumps 3-5 U"
 
-_TEMPLATE = """
-[pump]
-board = "pico"
-syringe = "{syringe}"
-fill_ml = {fill}
-[program]
-rate_ml_per_h = {rate}
-[run]
-duration_h = {hours}
-[plant]
-seed = {seed}
-ceiling = "{ceiling}"
-{faults}
-"""
-
 
 def _run(
     syringe: str,
@@ -56,15 +41,7 @@ def _run(
     ceiling: str,
     faults: list[tuple[float, str]],
 ):  # noqa: ANN202
-    text = _TEMPLATE.format(
-        syringe=syringe,
-        fill=fill,
-        rate=rate,
-        hours=hours,
-        seed=seed,
-        ceiling=ceiling,
-        faults="".join(f'[[fault]]\nat_h = {at}\nkind = "{kind}"\n' for at, kind in faults),
-    )
+    text = scenario.plant_scenario(syringe, fill, rate, hours, seed, ceiling, faults)
     return Emulator(scenario.parse(text, "bench")).run()
 
 

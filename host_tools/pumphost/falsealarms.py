@@ -349,21 +349,6 @@ class FalseAlarm:
         )
 
 
-_SCENARIO = """
-[pump]
-board = "{board}"
-syringe = "{syringe}"
-fill_ml = {fill}
-[program]
-rate_ml_per_h = {rate}
-[run]
-duration_h = {hours}
-[plant]
-seed = {seed}
-ceiling = "{ceiling}"
-"""
-
-
 def on_emulator(a: FalseAlarm, after_s: float = 120.0) -> list[tuple[str, float]]:
     """The syringe of a false alarm on the full emulator (pump.api.Pump and its service step
     on pumphost.plant, `pumpctl sim`), from its start to `after_s` past the alarm, without
@@ -373,14 +358,8 @@ def on_emulator(a: FalseAlarm, after_s: float = 120.0) -> list[tuple[str, float]
     from pumphost.emulator import Emulator
 
     hours = (a.t_s - a.load_s + after_s) / 3600
-    text = _SCENARIO.format(
-        board=BOARD,
-        syringe=a.syringe,
-        fill=a.fill_ml,
-        rate=a.rate_ml_h,
-        hours=f"{hours:.6f}",
-        seed=a.plant_seed,
-        ceiling=a.ceiling,
+    text = scenario.plant_scenario(
+        a.syringe, a.fill_ml, a.rate_ml_h, f"{hours:.6f}", a.plant_seed, a.ceiling, board=BOARD
     )
     res = Emulator(scenario.parse(text, f"false-alarm-{a.seed}")).run()
     return [(str(x["kind"]), float(x["raised_s"])) for x in res.alarms]  # type: ignore[arg-type]

@@ -351,3 +351,23 @@ def load(path: Path) -> Scenario:
     except OSError as e:
         raise ScenarioError(f"cannot read {path}: {e.strerror}") from None
     return parse(text, path.stem)
+
+
+def plant_scenario(
+    syringe: str,
+    fill: float | str,
+    rate: float | str,
+    hours: float | str,
+    seed: int,
+    ceiling: str,
+    faults: list[tuple[float, str]] | None = None,
+    board: str = "pico",
+) -> str:
+    """A scenario's text: a mL/h program on the plant, with faults at given hours (the
+    benchmarks and their tests build theirs with it)."""
+    text = (
+        f'[pump]\nboard = "{board}"\nsyringe = "{syringe}"\nfill_ml = {fill}\n'
+        f"[program]\nrate_ml_per_h = {rate}\n[run]\nduration_h = {hours}\n"
+        f'[plant]\nseed = {seed}\nceiling = "{ceiling}"\n'
+    )
+    return text + "".join(f'[[fault]]\nat_h = {at}\nkind = "{k}"\n' for at, k in faults or [])
