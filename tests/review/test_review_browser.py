@@ -41,6 +41,7 @@ def browser():  # noqa: ANN201
 
 
 def test_a_reviewer_in_the_browser(browser, tmp_path: Path, cohort_dir: Path) -> None:  # noqa: ANN001
+    from selenium.common.exceptions import StaleElementReferenceException
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import Select, WebDriverWait
 
@@ -60,7 +61,8 @@ def test_a_reviewer_in_the_browser(browser, tmp_path: Path, cohort_dir: Path) ->
         b.find_element(By.ID, "username").send_keys("alice")
         b.find_element(By.ID, "password").send_keys(PASSWORD)
         b.find_element(By.ID, "login").click()
-        wait = WebDriverWait(b, 60)
+        # the page is replaced under a wait's lookup while it loads: look again, not fail
+        wait = WebDriverWait(b, 60, ignored_exceptions=(StaleElementReferenceException,))
         wait.until(lambda d: "alice (reviewer)" in d.find_element(By.TAG_NAME, "nav").text)
         b.save_screenshot(str(OUT / "1-pumps-and-patients.png"))
 
