@@ -92,7 +92,13 @@ hil-virtual: $(VENV)/.stamp bootrom vboard-deps fidelity-image
 	$(MAKE) --no-print-directory firmware BOARD=vpico
 	$(PY) -m pytest -q -rs hil --target virtual
 
-.PHONY: hil-long fidelity fidelity-quick fidelity-image
+.PHONY: hil-long hil-bench-pair fidelity fidelity-quick fidelity-image
+
+# The whole HIL suite through the bench fixture, on two wired virtual Picos (about half an
+# hour: make test runs a subset); the inner run's junit XML and output are in pytest's tmp.
+hil-bench-pair: $(VENV)/.stamp bootrom vboard-deps fidelity-image
+	$(MAKE) --no-print-directory firmware BOARD=vpico
+	PUMP_HIL_BENCH=all $(PY) -m pytest -q -rs hil/test_fixture_pair.py --target virtual
 
 # The 24 h octreotide infusion on the real image (hours of wall time: not in make test).
 hil-long: $(VENV)/.stamp bootrom vboard-deps
@@ -130,9 +136,11 @@ deploy: $(VENV)/.stamp
 	cd .cache/deploy && $(CURDIR)/$(VENV)/bin/mpremote connect $(PORT) cp -r pump drivers :
 	$(PY) hil/dut.py soft-reset $(PORT) --expect "pump ready on"
 
-# RIG=/dev/ttyACM1: the bench fixture (hil/fixture/BENCH.md) as the rig
+# RIG=/dev/ttyACM1: the bench fixture (hil/fixture/BENCH.md) as the rig; PROTO=/dev/ttyUSB0:
+# the pump's protocol UART (GP8/GP9) through a USB-serial adapter
 hil: $(VENV)/.stamp
-	$(PY) -m pytest -q -rs hil --target serial --port $(PORT) --board pico $(if $(RIG),--rig $(RIG))
+	$(PY) -m pytest -q -rs hil --target serial --port $(PORT) --board pico $(if $(RIG),--rig $(RIG)) \
+		$(if $(PROTO),--proto $(PROTO))
 
 clean:
 	rm -rf $(VENV) .cache

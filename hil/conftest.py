@@ -4,6 +4,9 @@ pytest hil                                   # virtual: our vpico image on rp204
 pytest hil --target serial --port /dev/ttyACM0 --board pico
 pytest hil --target serial --port socket://127.0.0.1:2217 --rig virtual   # `pumpctl vboard start`
 
+--proto: the protocol's UART1 (a USB-serial adapter on GP8/GP9 on a bench, or a virtual
+board's protocol URL); the virtual target has its own. Without it the protocol tests skip.
+
 --rig: `auto` (default: the spawned board's own control channel on --target virtual, none on
 --target serial), `none`, `virtual` (the control channel of a board started by hand: the
 port after --port's, or `virtual=HOST:PORT`), or a bench fixture's serial port or socket URL
@@ -36,6 +39,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default="auto",
         help="auto | none | virtual[=HOST:PORT] | a bench fixture's serial port or socket URL",
     )
+    g.addoption("--proto", default=None, help="the protocol UART's serial port or socket URL")
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -103,6 +107,15 @@ def dut(request: pytest.FixtureRequest, target: str, vboard: VirtualBoard | None
     except DUTSilent as e:  # something is there, but not a MicroPython REPL that answers
         pytest.fail(str(e), pytrace=False)
     return board
+
+
+@pytest.fixture(scope="session")
+def proto_url(request: pytest.FixtureRequest, vboard: VirtualBoard | None) -> str | None:
+    """Where the pump protocol (UART1) answers: --proto, else the virtual board's own."""
+    given = request.config.getoption("--proto")
+    if given:
+        return str(given)
+    return vboard.proto_url if vboard is not None else None
 
 
 def _control_address(choice: str, port: str | None) -> tuple[str, int]:

@@ -20,7 +20,6 @@ from rig import VirtualRig
 
 from pumphost import paths
 from pumphost.protoclient import ProtoClient, PumpError
-from pumphost.vboard import VirtualBoard
 
 paths.use_firmware_core()
 from pump import rate as rates  # noqa: E402
@@ -37,16 +36,19 @@ BOLUS_S = 9  # 0.05 mL at 20 mL/h
 FAST_NS = 10_000_000  # a step interval under 10 ms: basal 3 + bolus 20 mL/h (6.5 ms), not 3 (50)
 
 
-def _client(vboard: VirtualBoard | None) -> ProtoClient:
-    if vboard is None:
-        pytest.skip("SKIPPED LOUDLY: the protocol's UART1 is reached on the virtual board only")
-    return ProtoClient(vboard.proto_url, pin=PIN, timeout=10.0, retries=2)
+def _client(url: str | None) -> ProtoClient:
+    if url is None:
+        pytest.skip(
+            "SKIPPED LOUDLY: no protocol port: pass --proto with the pump's UART1 (GP8/GP9) "
+            "serial port or socket URL"
+        )
+    return ProtoClient(url, pin=PIN, timeout=10.0, retries=2)
 
 
 @pytest.fixture
-def proto(pump: DUT, vboard: VirtualBoard | None) -> Iterator[ProtoClient]:
+def proto(pump: DUT, proto_url: str | None) -> Iterator[ProtoClient]:
     """A protocol session with the clinician PIN set (once per flash) and a stopped pump."""
-    with _client(vboard) as c:
+    with _client(proto_url) as c:
         if not c.call("config.get")["pin_set"]:
             c.call("pin.change", {"new": PIN})
         yield c

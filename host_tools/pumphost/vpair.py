@@ -82,6 +82,7 @@ class VirtualPair:
         self.output: deque[str] = deque(maxlen=200)
         self.ready_line = ""
         self.fixture_banner = ""
+        self.proto_port = 0  # the pump's UART1 (the protocol): the bridge takes a free port
         self.pump: VirtualBoard | None = None  # the pump's control channel (--rig virtual)
         self._proc: subprocess.Popen[str] | None = None
         self._ready = threading.Event()
@@ -96,6 +97,11 @@ class VirtualPair:
         """The fixture's host channel (`--rig`)."""
         return f"socket://{self.host}:{self.fixture_port}"
 
+    @property
+    def proto_url(self) -> str:
+        """The pump's UART1, the protocol channel (`--proto`, `pumpctl --port`)."""
+        return f"socket://{self.host}:{self.proto_port}"
+
     def start(self) -> VirtualPair:
         for what, path in (("pump", self.image), ("fixture", self.fixture_image)):
             if not path.exists():
@@ -109,7 +115,7 @@ class VirtualPair:
         cmd = [node, str(PAIR), "--bootrom", str(self.bootrom), "--host", self.host]
         cmd += ["--image", str(self.image), "--fixture-image", str(self.fixture_image)]
         cmd += ["--port", str(self.port), "--fixture-port", str(self.fixture_port)]
-        cmd += ["--pace", self.pace]
+        cmd += ["--pace", self.pace, "--proto-port", "0"]
         if self.flash is not None:
             cmd += ["--flash", str(self.flash)]
         if self.fixture_flash is not None:
@@ -161,6 +167,8 @@ class VirtualPair:
             self.output.append(line)
             if line.startswith(_READY):
                 self.ready_line = line
+                if " proto=socket://" in line:
+                    self.proto_port = int(line.rpartition(":")[2])
                 self._ready.set()
             elif self.echo_output and self._ready.is_set():
                 print(line, file=sys.stderr, flush=True)
@@ -234,6 +242,7 @@ def pair(port: int, image: Path, fixture_image: Path, pace: str) -> None:
     try:
         click.echo(f"pump:    {p.url} (--port)")
         click.echo(f"fixture: {p.fixture_url} (--rig)")
+        click.echo(f"protocol: {p.proto_url} (--proto, pumpctl --port)")
         click.echo(f"pump control: {p.host}:{p.port + 1} (--rig virtual); Ctrl-C stops", err=True)
         click.echo(f"{p.fixture_banner}", err=True)
         while not stop.wait(0.2):
