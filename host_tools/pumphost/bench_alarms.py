@@ -140,7 +140,7 @@ def rise_sweep(tenths: list[int], days: int, first_seed: int = 1) -> None:
             with multiprocessing.get_context("fork").Pool(2) as pool:
                 results = pool.map(falsealarms.run_day, fast, chunksize=2)
             alarms = [a for r in results for a in r.false_alarms if a.kind == "occlusion"]
-            shown = f"{worst:18.2f}" if worst != float("inf") else "none within 30 uL"
+            shown = f"{worst:18.2f}" if worst != float("inf") else "none in the run"
             print(
                 f"alarms    {n:8d}  {shown:>18s}  {len(alarms):22d}  "
                 f"{len({a.seed for a in alarms}):12d}"
