@@ -25,11 +25,12 @@ fixture's ticks are simulated time; what differs from the virtual rig is that ti
 from __future__ import annotations
 
 import math
+import threading
 import time
 from typing import Any, NoReturn
 
 import pytest
-from rig import NS_PER_S, PlantLoop
+from rig import CHUNK_NS, NS_PER_S, PlantLoop
 
 from pumphost import paths
 from pumphost.fixture import FixtureClient, FixtureUnreachable
@@ -116,6 +117,74 @@ class FixtureBoard:
         )
 
 
+class LivePlantLoop(PlantLoop):
+    """On a bench time runs while the host talks to the pump (a command over the REPL takes
+    most of a second on the virtual pair), so the plant follows the pump from a background
+    thread, in steps of exactly 100 ms of the fixture's clock (each with the STEP edges up
+    to its end), as the virtual rig's chunks are: the load cell never plays a force from
+    before a start the test just sent, and no step is shorter than the plant's sample."""
+
+    def __init__(self, rig: FixtureRig, syringe_id: str, fill_ml: float, seed: int) -> None:
+        self._lock = threading.RLock()
+        self._stop = threading.Event()
+        self._error: BaseException | None = None
+        super().__init__(rig, syringe_id, fill_ml, seed)  # type: ignore[arg-type]
+        self._thread = threading.Thread(target=self._background, daemon=True)
+        self._thread.start()
+
+    def _background(self) -> None:
+        try:
+            due = self._since + CHUNK_NS
+            while not self._stop.is_set():
+                now = self.rig.now_ns()
+                if now < due:
+                    self._stop.wait(min(0.1, max(0.002, (due - now) / NS_PER_S / 2)))
+                    continue
+                with self._lock:
+                    if self._stop.is_set():
+                        break
+                    super()._follow(due)
+                due += CHUNK_NS
+        except BaseException as e:  # reported to the test at its next step
+            self._error = e
+
+    def _step_count(self, t: int) -> int:
+        return len(self.rig.step_times(0, t + 1))
+
+    def _follow(self, t: int) -> Any:
+        """The test's own follow (at a fault): the background thread does it within 100 ms."""
+        with self._lock:
+            return self.trace[-1] if self.trace else super()._follow(t)
+
+    def inject(self, kind: str) -> int:
+        """A fault from now: the switch or the cell shows it at once, the plant's line from its
+        next 100 ms step."""
+        with self._lock:
+            self.plant.inject(kind)
+            t = self.rig.now_ns()
+            self.faults.append((kind, t))
+            if kind in ("sensor_open", "sensor_saturated"):
+                self._mode = kind.removeprefix("sensor_")
+                self.board.hx711(mode=self._mode)
+            elif kind == "syringe_removed":
+                self._present = False
+                self.board.set_input(self._switch_pin, 1 - self.seated)
+            return t
+
+    def step(self) -> Any:
+        """Waits 100 ms of the fixture's clock and until the plant has followed to there."""
+        t = self.board.run_ns(CHUNK_NS)
+        while self._since < t and self._thread.is_alive():
+            time.sleep(0.005)
+        if self._error is not None:
+            raise self._error
+        return self.trace[-1]
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(2)
+
+
 class FixtureRig:
     capabilities = frozenset({"pins", "time", "power", "plant"})
 
@@ -128,9 +197,11 @@ class FixtureRig:
         self.outputs: dict[str, int] = {}  # what the fixture drives: `syringe`, `end`
         self._speed = 1.0  # fixture seconds per wall second, as last seen (paces the polling)
         self._last = (0, -1.0)  # the last reading of the fixture's clock (ticks, wall time)
+        self._plant: LivePlantLoop | None = None
         self.idle_plant()
 
     def close(self) -> None:
+        self._stop_plant()
         self.client.close()
 
     # ---- time ----
@@ -213,10 +284,18 @@ class FixtureRig:
 
     def plant(self, syringe_id: str, fill_ml: float, seed: int = 1) -> PlantLoop:
         """The plant in the loop from now: the fixture's HX711 plays the force the plant
-        model computes from the STEP edges the fixture captured."""
-        return PlantLoop(self, syringe_id, fill_ml, seed)  # type: ignore[arg-type]
+        model computes from the STEP edges the fixture captured, continuously."""
+        self._stop_plant()
+        self._plant = LivePlantLoop(self, syringe_id, fill_ml, seed)
+        return self._plant
+
+    def _stop_plant(self) -> None:
+        if self._plant is not None:
+            self._plant.close()
+            self._plant = None
 
     def idle_plant(self) -> None:
         """Back to rest: zero force at the nominal calibration, a working cell, seated."""
+        self._stop_plant()
         self.client.hx711(counts=loadcell.DEFAULT_OFFSET)
         self.set_output("syringe", self.seated)

@@ -103,11 +103,11 @@ class PlantLoop:
     def _follow(self, t: int) -> Point:
         """The plant follows the board to time t: the steps made since the last time, then
         the cell and the switch set to what it reads."""
-        n = self.board.count(self._step_pin)
+        n = self._step_count(t)
         new = n - self._count if n >= self._count else n  # a reset clears the count
         self._count = n
         if new:
-            self.steps += self._signed(new, self._since)
+            self.steps += self._signed(new, self._since, t)
         self._since = t
         p = self.plant
         p.advance((t - self.t0_ns) / NS_PER_S, self.steps)
@@ -126,11 +126,15 @@ class PlantLoop:
         self.trace.append(pt)
         return pt
 
+    def _step_count(self, t: int) -> int:
+        """STEP pulses so far (time stands still on the virtual board: t is now)."""
+        return self.board.count(self._step_pin)
+
     def run_s(self, seconds: float) -> None:
         for _ in range(round(seconds * NS_PER_S / CHUNK_NS)):
             self.step()
 
-    def _signed(self, new: int, since_ns: int) -> int:
+    def _signed(self, new: int, since_ns: int, until_ns: int) -> int:
         """The chunk's `new` STEP pulses as plunger travel: each counts forward or back by
         the DIR level it went out at (a back-off draws the plunger back)."""
         rising, falling = self.board.edges(self._dir_pin, since_ns)
@@ -140,7 +144,7 @@ class PlantLoop:
         flips = sorted([(x, 1) for x in rising] + [(x, 0) for x in falling])
         start = 1 - flips[0][1]  # DIR's level before its first edge in the chunk
         total = 0
-        steps = self.rig.step_times(since_ns)[-new:]
+        steps = self.rig.step_times(since_ns, until_ns + 1)[-new:]
         for s in steps:
             at = start
             for x, lv in flips:

@@ -7,7 +7,9 @@
 # on a 10 mL syringe. Friction changes by ~1 mN per uL along the stroke, and the line's own
 # flow pressure settles within a few uL. So the detector keeps the mean force of each uL
 # delivered and raises when the newest two uL sit RISE_FRACTION of an occlusion's rise above
-# the lowest of the ten before them: about 7 uL after the line blocks, at any rate.
+# the lowest of the ten before them: about 7 uL after the line blocks, at any rate. The
+# first uL after a start or resume is the take-up (the pusher loading the stopper, samples
+# from before the first step): it is left out, so the window is full 13 uL after a start.
 # An absolute ceiling (low/medium/high 300/500/800 mmHg above the friction seen since the
 # start, all below 20 psi = 1034 mmHg) catches a slow rise.
 from micropython import const
@@ -17,6 +19,7 @@ _WINDOW = const(12)  # buckets kept: 10 for the reference, the newest 2 for the 
 _RISE_NUM = const(7)  # raise at 7/10 of the force 10 uL trapped would add
 _RISE_DEN = const(10)
 _REF_UL = const(10)
+_TAKE_UP = const(1)  # buckets left out after a reset
 CEILINGS_MMHG = {"low": 300, "medium": 500, "high": 800}
 _UN_PER_MMHG_PER_MM2 = const(133)  # 1 mmHg on 1 mm^2 is 133.3 uN
 
@@ -44,6 +47,7 @@ class OcclusionDetector:
     def reset(self, steps):
         """A new segment of delivery (start, resume): forget the force history."""
         self._n = 0  # buckets filled so far (up to _WINDOW)
+        self._take_up = _TAKE_UP
         self._next = steps + self._bucket_steps
         self._sum = 0
         self._count = 0
@@ -60,6 +64,9 @@ class OcclusionDetector:
         mean = self._sum // self._count
         self._sum = self._count = 0
         self._next = steps + self._bucket_steps
+        if self._take_up:
+            self._take_up -= 1
+            return OK
         m = self._means
         for i in range(_WINDOW - 1):
             m[i] = m[i + 1]

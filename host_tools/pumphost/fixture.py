@@ -56,6 +56,7 @@ class FixtureClient:
         self._ch = [_Channel() for _ in CHANNELS]
         self._replies: list[str] = []
         self._cond = threading.Condition()
+        self._one_at_a_time = threading.Lock()  # a request and its reply, whoever asks
         self._closed = False
         self._fault: str | None = None
         try:
@@ -123,7 +124,7 @@ class FixtureClient:
         """Sends one request; returns its reply's words. Raises FixtureError on ERR."""
         cmd = line.split()[0]
         deadline = time.monotonic() + (timeout or self.timeout)
-        with self._cond:
+        with self._one_at_a_time, self._cond:
             if self._fault:
                 raise FixtureError(f"the fixture lost edges: {self._fault}")
             self._replies.clear()

@@ -48,3 +48,23 @@ def test_the_ceiling_catches_a_slow_rise():
         if d.feed(force, s) == occ.CEILING:
             return
     raise AssertionError("ceiling not reached")
+
+
+def test_the_take_up_after_a_start_is_not_a_rise():
+    # The first uL after a start or resume holds samples from before the stopper was loaded
+    # (the pusher taking up slack; a sample before the first step): a low first mean would
+    # be a reference the loaded friction then "rises" from.
+    d = _detector()
+    for s in range(0, _steps(30), 5):
+        force = 300 if s < _steps(1) // 2 else 3400  # half the first uL at rest
+        assert d.feed(force, s) == occ.OK, s
+
+
+def test_a_line_blocked_from_the_start_still_alarms_within_10_ul_of_the_window():
+    d = _detector()
+    for s in range(0, _steps(30), 5):
+        force = 3000 + s * VOL[0] * 628 // (VOL[1] * 10000)  # trapped from the first step
+        if d.feed(force, s) == occ.OCCLUSION:
+            assert s * VOL[0] // VOL[1] <= 14000  # the window (12 uL) after the take-up
+            return
+    raise AssertionError("no occlusion alarm within 30 uL")
