@@ -45,7 +45,7 @@ What is left out, and why no false alarm the board could raise from the force si
   waited (`take()` after a long idle gap, `_RESUME_US`), so it feeds the first conversion
   after its first service step, here the first sample after the command: at most one sample
   (100 ms) earlier, a sample of static friction (or none, before the first step) in the
-  first of 12 uL buckets;
+  first uL, the take-up the detector leaves out;
 - when the board's service step runs less often than the cell samples, the samples waiting at
   one step are fed with the position at that step; here (as on the emulator) each gets the
   position at its own instant, a step or so earlier at most.
