@@ -62,7 +62,11 @@ class FixtureBoard:
         for name in ("step", "dir", "en"):
             if self.rig.pins[name] == pin:
                 return name
-        raise ValueError(f"pump GPIO {pin} is not wired to a fixture input")
+        pytest.skip(
+            f"SKIPPED LOUDLY: the bench fixture does not watch pump GPIO {pin} (it captures "
+            "STEP, DIR and EN): a marker pin is a facility of the virtual board only; run this "
+            "test with --target virtual or --rig virtual"
+        )
 
     def now_ns(self) -> int:
         return self.rig.now_ns()
