@@ -53,11 +53,14 @@ def _alone(code: str) -> str:
     """`code` (which leaves its result in `res`) with the pump's timers stopped and UART1
     taken from the protocol link, which gets it back after, and the heap collected first: the
     service step, a poll or a collection landing inside a measured write would add up to a
-    millisecond to it."""
+    millisecond to it. The watchdog is fed once before `code`, which must take under 2 s."""
     return (
         "import boardapp, protolink, gc\n"
         "boardapp.link.timer.deinit()\nboardapp.service_timer.deinit()\ngc.collect()\n"
         "import time\ntime.sleep_ms(100)\n"  # a flash write from the log finishes meanwhile
+        # Nothing feeds the watchdog (2 s) now: the last service step may have fed it up to
+        # 500 ms ago, and building the DMA test's 16 KB takes most of a second.
+        "boardapp.watchdog.feed()\n"
         f"try:\n{textwrap.indent(code, '    ')}\n"
         "finally:\n"
         "    boardapp.pump.follow_period(boardapp._period)\n"
