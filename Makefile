@@ -134,7 +134,7 @@ deploy: $(VENV)/.stamp
 	rm -rf .cache/deploy && mkdir -p .cache/deploy && cp -r firmware/pump firmware/drivers .cache/deploy/
 	find .cache/deploy -name __pycache__ -prune -exec rm -rf {} +
 	cd .cache/deploy && $(CURDIR)/$(VENV)/bin/mpremote connect $(PORT) cp -r pump drivers :
-	$(PY) hil/dut.py soft-reset $(PORT) --expect "pump ready on"
+	$(PY) hil/dut.py soft-reset $(PORT) --expect "pump ready on" --timeout 120
 
 # RIG=/dev/ttyACM1: the bench fixture (hil/fixture/BENCH.md) as the rig; PROTO=/dev/ttyUSB0:
 # the pump's protocol UART (GP8/GP9) through a USB-serial adapter
