@@ -72,6 +72,10 @@ class PlantLoop:
         self.t0_ns = rig.now_ns()
         self._since = self.t0_ns  # the plant has followed the board up to here
         self._count = self.board.count(self._step_pin)
+        # DIR's level up to _dir_until; later flips are taken as edges, never as a level read
+        # "now" (on a bench, now has moved on from the edges' end by a round trip)
+        self._dir_level = int(self.board.pins()[self._dir_pin]["level"])
+        self._dir_until = self.t0_ns
         self.steps = 0
         self._present = True
         self._mode = "ok"
@@ -96,8 +100,8 @@ class PlantLoop:
 
     def step(self) -> Point:
         """Runs the board 100 ms, then moves the plant by the steps it made and sets the load
-        cell and the syringe switch to what the plant reads."""
-        self._since = self.board.now_ns()
+        cell and the syringe switch to what the plant reads (the steps since the last chunk:
+        the board may have run on while the host talked to it)."""
         return self._follow(self.board.run_ns(CHUNK_NS))
 
     def _follow(self, t: int) -> Point:
@@ -135,23 +139,25 @@ class PlantLoop:
             self.step()
 
     def _signed(self, new: int, since_ns: int, until_ns: int) -> int:
-        """The chunk's `new` STEP pulses as plunger travel: each counts forward or back by
-        the DIR level it went out at (a back-off draws the plunger back)."""
-        rising, falling = self.board.edges(self._dir_pin, since_ns)
-        level = int(self.board.pins()[self._dir_pin]["level"])
-        if not rising and not falling:
-            return new if level == self.dir_forward else -new
+        """The chunk's `new` STEP pulses (up to until_ns, inclusive) as plunger travel: each
+        counts forward or back by the DIR level it went out at (a back-off draws the plunger
+        back); a flip at a step's own time applies to that step."""
+        end = until_ns + 1
+        rising, falling = self.board.edges(self._dir_pin, self._dir_until, end)
         flips = sorted([(x, 1) for x in rising] + [(x, 0) for x in falling])
-        start = 1 - flips[0][1]  # DIR's level before its first edge in the chunk
+        level = self._dir_level
+        self._dir_until = end
+        if flips:
+            self._dir_level = flips[-1][1]
+        if not flips:
+            return new if level == self.dir_forward else -new
         total = 0
-        steps = self.rig.step_times(since_ns, until_ns + 1)[-new:]
-        for s in steps:
-            at = start
-            for x, lv in flips:
-                if x > s:
-                    break
-                at = lv
-            total += 1 if at == self.dir_forward else -1
+        i = 0
+        for s in self.rig.step_times(since_ns, end)[-new:]:
+            while i < len(flips) and flips[i][0] <= s:
+                level = flips[i][1]
+                i += 1
+            total += 1 if level == self.dir_forward else -1
         return total
 
     def run_until_motor_off(self, seconds: float, en_off: int = 1) -> int | None:
