@@ -90,13 +90,21 @@ class PlantLoop:
     def inject(self, kind: str) -> int:
         """A plant fault from now on; returns the simulated time (ns) it took effect."""
         self.plant.inject(kind)
-        if kind == "sensor_saturated":
-            self._mode = "saturated"
-            self.board.hx711(mode="saturated")
+        self._show_fault(kind)  # the switch and the cell show it now, not at the next chunk
         t = self.rig.now_ns()
         self.faults.append((kind, t))
-        self._follow(t)  # the switch and the cell show it now, not at the next chunk's end
+        self._follow(t)
         return t
+
+    def _show_fault(self, kind: str) -> None:
+        """Sets the syringe switch or the load cell to what a fault shows at once (the plant
+        applies it at its next advance; a line fault shows only through the force)."""
+        if kind in ("sensor_open", "sensor_saturated"):
+            self._mode = kind.removeprefix("sensor_")
+            self.board.hx711(mode=self._mode)
+        elif kind == "syringe_removed":
+            self._present = False
+            self.board.set_input(self._switch_pin, 1 - self.seated)
 
     def step(self) -> Point:
         """Runs the board 100 ms, then moves the plant by the steps it made and sets the load
