@@ -30,7 +30,7 @@ import time
 from typing import Any, NoReturn
 
 import pytest
-from rig import CHUNK_NS, NS_PER_S, PlantLoop
+from rig import CHUNK_NS, MARK_PIN, NS_PER_S, PlantLoop
 
 from pumphost import paths
 from pumphost.fixture import FixtureClient, FixtureUnreachable
@@ -59,13 +59,13 @@ class FixtureBoard:
         self.url = rig.url
 
     def _channel(self, pin: int) -> str:
-        for name in ("step", "dir", "en"):
+        for name in ("step", "dir", "en", "mark"):
             if self.rig.pins[name] == pin:
                 return name
         pytest.skip(
             f"SKIPPED LOUDLY: the bench fixture does not watch pump GPIO {pin} (it captures "
-            "STEP, DIR and EN): a marker pin is a facility of the virtual board only; run this "
-            "test with --target virtual or --rig virtual"
+            f"STEP, DIR, EN and MARK on GPIO {MARK_PIN}): wire the pin to a fixture input or "
+            "run this test with --target virtual or --rig virtual"
         )
 
     def now_ns(self) -> int:
@@ -185,7 +185,7 @@ class FixtureRig:
 
     def __init__(self, url: str, pins: dict[str, int], syringe_seated: int = 0) -> None:
         self.url = url
-        self.pins = pins
+        self.pins = {**pins, "mark": MARK_PIN}
         self.seated = syringe_seated
         self.client = FixtureClient(url)  # raises FixtureUnreachable
         self.board = FixtureBoard(self)
@@ -250,7 +250,7 @@ class FixtureRig:
         return self.edges_ns(name, since_ns)
 
     def level(self, name: str) -> int:
-        if name in ("step", "dir", "en"):
+        if name in ("step", "dir", "en", "mark"):
             return self.client.level(name)
         if name in self.outputs:
             return self.outputs[name]
@@ -274,6 +274,16 @@ class FixtureRig:
     def reset(self) -> None:
         self.client.reset_pulse(_RESET_MS)
         self.run_s(1.0)
+
+    def cut_on_mark(self, delay_ns: int, timeout_s: float = 1.0) -> tuple[int, int]:
+        """RUN low delay_ns after the next rising edge of MARK (timed by the fixture's PIO, to
+        a few of its cycles), held 10 ms, then the pump boots for 1 s; returns the times (ns)
+        of that edge and of the cut."""
+        tick = self.client.tick_ns
+        delay = -(-delay_ns // tick)
+        rise, _ = self.client.cut_on_mark(delay, _RESET_MS, round(timeout_s * 1000))
+        self.run_s(1.0)
+        return rise * tick, (rise + delay) * tick
 
     # ---- the plant ----
 

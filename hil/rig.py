@@ -13,6 +13,9 @@ from pump import loadcell, mechanics  # noqa: E402
 
 NS_PER_S = 1_000_000_000
 CHUNK_NS = 100_000_000  # the plant follows the board every 100 ms: the HX711's sample period
+# A spare pump GPIO a test may pulse to mark a moment of its own (a flash program); the
+# bench fixture captures it as its MARK input and can cut the power on its edge.
+MARK_PIN = 15
 _RAW_MAX = 0x7FFFFF
 _RAW_MIN = -0x800000
 
@@ -190,7 +193,7 @@ class VirtualRig:
 
     def __init__(self, board: VirtualBoard, pins: dict[str, int]) -> None:
         self.board = board
-        self.pins = pins
+        self.pins = {**pins, "mark": MARK_PIN}
 
     def now_ns(self) -> int:
         return self.board.now_ns()
@@ -216,6 +219,25 @@ class VirtualRig:
     def reset(self) -> None:
         self.board.reset()
         self.run_s(1.0)
+
+    def cut_on_mark(self, delay_ns: int, timeout_s: float = 1.0) -> tuple[int, int]:
+        """Cuts the power delay_ns after the next rising edge of the mark pin, then boots for
+        1 s; returns the times (ns) of that edge and of the cut. The board runs in steps no
+        longer than the delay until the edge comes, so the cut is never late."""
+        pin = self.pins["mark"]
+        step = max(1_000, min(20_000, delay_ns))
+        since = self.now_ns()
+        while True:
+            rising, _ = self.board.edges(pin, since)
+            if rising:
+                break
+            if self.now_ns() - since > timeout_s * NS_PER_S:
+                raise AssertionError(f"no rising edge on GPIO {pin} within {timeout_s:g} s")
+            self.board.run_ns(step)
+        rise = rising[0]
+        cut = self.board.power_cut(at_ns=max(rise + delay_ns, self.now_ns()))
+        self.run_s(1.0)
+        return rise, cut
 
     def plant(self, syringe_id: str, fill_ml: float, seed: int = 1) -> PlantLoop:
         """The plant in the loop from now, for the syringe the pump has loaded."""

@@ -1,8 +1,9 @@
 """Host side of the bench fixture's line protocol (hil/fixture/PROTOCOL.md).
 
 The fixture (a second Pico running hil/fixture/) streams every STEP, DIR and EN edge of the
-pump board with its time in ticks of its own clock, and answers one request at a time. A
-reader thread files the edges as they come; `request` sends a line and waits for its reply.
+pump board, and of MARK (a spare line a test may pulse), with its time in ticks of its own
+clock, and answers one request at a time. A reader thread files the edges as they come;
+`request` sends a line and waits for its reply.
 """
 
 from __future__ import annotations
@@ -17,8 +18,9 @@ from pumphost.paths import REPO
 
 FIXTURE_DIR = REPO / "hil" / "fixture"
 FILES = ("pumpfix.py", "main.py")  # what goes on the fixture's flash
-CHANNELS = ("step", "dir", "en")  # E lines: channel index 0, 1, 2
+CHANNELS = ("step", "dir", "en", "mark")  # E lines: channel index 0, 1, 2, 3
 OUTPUTS = ("SYR", "END")
+VERSION = 2  # of the protocol this host speaks (PROTOCOL.md); the fixture says its own
 
 
 class FixtureError(Exception):
@@ -78,6 +80,12 @@ class FixtureClient:
             raise FixtureUnreachable(f"{url} answered {' '.join(words)!r}, not the fixture")
         self.version = int(words[2])
         self.tick_ns = int(words[4])
+        if self.version != VERSION:
+            self.close()
+            raise FixtureUnreachable(
+                f"the fixture at {url} runs protocol version {self.version}, this host speaks "
+                f"{VERSION}: flash hil/fixture again (hil/fixture/BENCH.md)"
+            )
 
     # ---- the reader ----
 
@@ -203,6 +211,16 @@ class FixtureClient:
     def reset_pulse(self, ms: int) -> tuple[int, int]:
         """RUN low for ms, then released; the ticks of both edges."""
         words = self.request(f"RST {int(ms)}", timeout=self.timeout + ms / 1000)
+        return int(words[1]), int(words[2])
+
+    def cut_on_mark(self, delay_ticks: int, ms: int, timeout_ms: int) -> tuple[int, int]:
+        """The pump's RUN low delay_ticks after the next rising edge of MARK, for ms (a
+        PIO state machine times it: a few cycles); the ticks of the edge it cut on and of RUN
+        released. FixtureError (nothing cut) if no edge came within timeout_ms."""
+        words = self.request(
+            f"CUT {int(delay_ticks)} {int(ms)} {int(timeout_ms)}",
+            timeout=self.timeout + (timeout_ms + ms) / 1000,
+        )
         return int(words[1]), int(words[2])
 
     def stats(self) -> dict[str, int]:
