@@ -92,9 +92,11 @@ class PlantLoop:
 
     def inject(self, kind: str) -> int:
         """A plant fault from now on; returns the simulated time (ns) it took effect."""
+        # The time first: on a bench a reading after the switch has opened can come after the
+        # pump has already stopped, and a wait for that stop from then would never see it.
+        t = self.rig.now_ns()
         self.plant.inject(kind)
         self._show_fault(kind)  # the switch and the cell show it now, not at the next chunk
-        t = self.rig.now_ns()
         self.faults.append((kind, t))
         self._follow(t)
         return t
@@ -171,11 +173,15 @@ class PlantLoop:
             total += 1 if level == self.dir_forward else -1
         return total
 
-    def run_until_motor_off(self, seconds: float, en_off: int = 1) -> int | None:
-        """Runs in chunks until the EN pin goes to `en_off` (the driver de-energised) or
-        `seconds` have passed; returns the time (ns) of that EN edge, or None."""
+    def run_until_motor_off(
+        self, seconds: float, en_off: int = 1, since_ns: int | None = None
+    ) -> int | None:
+        """Runs in chunks until the EN pin goes to `en_off` (the driver de-energised) at or
+        after since_ns (default: now; give the fault's time: on a bench the pump may have
+        stopped before "now" is read) or `seconds` have passed; the time (ns) of that EN edge,
+        or None."""
         pin = self.rig.pins["en"]
-        since = self.rig.now_ns()
+        since = self.rig.now_ns() if since_ns is None else since_ns
         for _ in range(round(seconds * NS_PER_S / CHUNK_NS)):
             self.step()
             rising, falling = self.board.edges(pin, since)

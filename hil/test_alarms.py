@@ -50,7 +50,7 @@ def test_occlusion_at_5_ml_h_alarms_within_10_ul_and_stops(
     assert pump.eval("pump.status()['alarms']") == []  # 10 mL at 5 mL/h: 2 h left
     assert rig.level("en") != EN_OFF
     t_fault = loop.inject("occlusion")
-    t_off = loop.run_until_motor_off(30)
+    t_off = loop.run_until_motor_off(30, since_ns=t_fault)
     assert t_off is not None, "no motor stop within 30 s of the occlusion"
     status = pump.eval("pump.status()")
     assert status["state"] == "paused" and "occlusion" in status["alarms"], status
@@ -85,7 +85,7 @@ def test_syringe_removed_while_running(pump: DUT, rig: VirtualRig, loop: PlantLo
     pump.exec("pump.rate('5')\npump.start()")
     loop.run_s(1)
     t = loop.inject("syringe_removed")
-    t_off = loop.run_until_motor_off(2)
+    t_off = loop.run_until_motor_off(2, since_ns=t)
     assert t_off is not None and t_off - t <= 300_000_000  # the next service step or two
     status = pump.eval("pump.status()")
     assert status["state"] == "stopped" and "syringe_removed" in status["alarms"], status
@@ -103,7 +103,7 @@ def test_load_cell_faults_stop_the_pump(
     pump.exec("pump.rate('5')\npump.start()")
     loop.run_s(1)
     t = loop.inject(fault)
-    t_off = loop.run_until_motor_off(3)
+    t_off = loop.run_until_motor_off(3, since_ns=t)
     # open: no sample for 5 periods (0.5 s); saturated: the next sample
     assert t_off is not None and (t_off - t) / 1e9 <= within_s, (t, t_off)
     status = pump.eval("pump.status()")

@@ -65,7 +65,7 @@ def test_syringe_removed_at_csci_rate_stops_within_a_step(
     pump.exec(OCTREOTIDE)
     loop.run_s(2)
     t = loop.inject("syringe_removed")
-    t_off = loop.run_until_motor_off(3)
+    t_off = loop.run_until_motor_off(3, since_ns=t)
     # the rig flips the switch at the end of its 100 ms chunk; then the next 500 ms step
     assert t_off is not None and t_off - t <= 620_000_000, (t, t_off)
     status = pump.eval("pump.status()")

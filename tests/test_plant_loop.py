@@ -140,3 +140,14 @@ def test_steps_made_while_the_host_talked_count_with_their_direction() -> None:
     tl.now = tl.live = 100 * MS  # the REPL command took 100 ms of the board's time
     loop.step()
     assert loop.steps == 5
+
+
+def test_a_stop_before_now_is_read_is_found_from_the_faults_time() -> None:
+    tl = Timeline()
+    loop = _loop(tl)
+    t = loop.inject("syringe_removed")
+    tl.rising[PINS["en"]].append(t + 2 * MS)  # the pump stops 2 ms after the switch opens
+    tl.now = tl.live = t + 5 * MS  # ... before the host's next reading of the clock
+    assert loop.run_until_motor_off(1) is None  # from "now": the stop is missed
+    assert loop.run_until_motor_off(1, since_ns=t) == t + 2 * MS
+    assert tl.inputs[PINS["syringe"]] == 1 - boards.load("vpico").syringe_seated
