@@ -33,7 +33,7 @@ import pytest
 from rig import CHUNK_NS, MARK_PIN, NS_PER_S, PlantLoop
 
 from pumphost import paths
-from pumphost.fixture import FixtureClient, FixtureUnreachable
+from pumphost.fixture import CHANNELS, FixtureClient, FixtureUnreachable
 
 paths.use_firmware_core()
 from pump import loadcell  # noqa: E402
@@ -59,7 +59,7 @@ class FixtureBoard:
         self.url = rig.url
 
     def _channel(self, pin: int) -> str:
-        for name in ("step", "dir", "en", "mark"):
+        for name in CHANNELS:
             if self.rig.pins[name] == pin:
                 return name
         pytest.skip(
@@ -250,7 +250,7 @@ class FixtureRig:
         return self.edges_ns(name, since_ns)
 
     def level(self, name: str) -> int:
-        if name in ("step", "dir", "en", "mark"):
+        if name in CHANNELS:
             return self.client.level(name)
         if name in self.outputs:
             return self.outputs[name]

@@ -160,10 +160,9 @@ class PlantLoop:
         flips = sorted([(x, 1) for x in rising] + [(x, 0) for x in falling])
         level = self._dir_level
         self._dir_until = end
-        if flips:
-            self._dir_level = flips[-1][1]
         if not flips:
             return new if level == self.dir_forward else -new
+        self._dir_level = flips[-1][1]
         total = 0
         i = 0
         for s in self.rig.step_times(since_ns, end)[-new:]:
