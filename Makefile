@@ -151,9 +151,13 @@ clean:
 FUZZ_CUTS ?= 10000
 FUZZ_SEQUENCES ?= 10000
 FUZZ_LINES ?= 100000
+# damaged .plog files through every reader (verify, export, report, pull's resume, upload),
+# each case under a memory and a time limit; make test runs a short version (tests/)
+FUZZ_FILES ?= 10000
 fuzz: $(VENV)/.stamp
 	$(PY) -m pumphost.logs.fuzz $(FUZZ_CUTS)
 	$(PY) -m pumphost.protocol_fuzz $(FUZZ_SEQUENCES) $(FUZZ_LINES)
+	$(PY) -m pumphost.logs.filefuzz $(FUZZ_FILES)
 
 bench-log: $(VENV)/.stamp micropython-unix
 	$(UPY) $(UPY_FLAGS) tests/bench_log.py

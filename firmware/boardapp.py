@@ -1,13 +1,13 @@
 # The pump application wired to this board's drivers; the frozen _boot.py imports it on every
 # reset, so `pump` is at the REPL:
-#   mpremote resume exec "pump.dose(1632, 500); pump.start()"
+#   mpremote resume exec "pump.load('bd-plastipak-10ml', '10'); pump.dose(1632, 500); pump.start()"
 # The step pipeline is serviced by a soft timer, not a foreground loop, so the REPL (and
 # mpremote's Ctrl-C) never stops delivery. A watchdog is fed only by a service step that
 # ran cleanly: if the service stops running, the board resets into the safe, alarmed state.
 import time
 
 import rp2
-from machine import WDT, WDT_RESET, Pin, Timer, disable_irq, enable_irq, reset_cause
+from machine import WDT, WDT_RESET, Pin, Timer, disable_irq, enable_irq, reset_cause, unique_id
 
 import board
 from drivers.flashlog import FS_BYTES, LOG_BYTES, FlashLog
@@ -75,6 +75,7 @@ pump = Pump(
     cause=_reset_cause(),
     log=log,
     sensors=cell,
+    uid=unique_id(),  # the flash chip's 64-bit id: names the pump's pulled logs (zeros: none)
 )
 watchdog = WDT(timeout=WATCHDOG_MS)
 

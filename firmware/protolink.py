@@ -10,6 +10,8 @@
 # commands against a service step that came in the middle of them anyway. Memory is bounded:
 # a 1 KB RX ring in the UART driver, at most LINES lines handled per poll, and one poll's
 # responses waiting to go out (the next lines wait in the UART's ring meanwhile).
+from time import ticks_ms
+
 import micropython
 from machine import UART, Pin, Timer, disable_irq, enable_irq
 
@@ -97,6 +99,7 @@ class Link:
         self.timer = None  # the soft timer that calls poll() (start() makes it)
         self.slow = False  # polled every IDLE_MS (no traffic lately), else every POLL_MS
         self._quiet = 0
+        self._mid = False  # the protocol holds a part line (dropped after a quiet gap)
         self._cb = self.poll  # bound once: re-arming the timer allocates nothing
 
     def poll(self, busy=None):
@@ -107,6 +110,8 @@ class Link:
             # The idle poll (nothing read, nothing to send, nothing arrived) in a line: it
             # runs 10 times a second for as long as the pump is up, so it stays cheap.
             busy = (self._out is not None or self._in or self.port.any()) and self._poll()
+            if self._mid and not busy:
+                self._expire()
         except KeyboardInterrupt:
             # A host's Ctrl-C meant for the REPL's code, raised here between two requests:
             # at most an answer was cut short, and the host's retry gets it from the cache.
@@ -165,9 +170,18 @@ class Link:
                     return True
         return True
 
+    def _expire(self):
+        """A part line that got no byte for protocol.GAP_MS is dropped: the host that sent it
+        went away (a UART has no disconnect), and the next host's first line must not be
+        appended to it."""
+        if self.proto.expire(ticks_ms()) or not self.proto.partial():
+            self._mid = False
+
     def _feed(self, data):
         try:
-            return self.proto.feed(data)
+            out = self.proto.feed(data, ticks_ms())
+            self._mid = self.proto.partial()
+            return out
         except MemoryError:
             code, msg = "busy", "out of memory: try again"
         except Exception as e:  # noqa: BLE001 - a bug in a handler must not kill the channel
@@ -176,6 +190,7 @@ class Link:
         self.faults += 1
         self.proto._buf = bytearray()
         self.proto._drop = False
+        self._mid = False
         return self.proto._error(None, code, msg)
 
     def _flush(self):

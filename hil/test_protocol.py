@@ -182,7 +182,9 @@ def test_clinical_mode_turns_the_repl_off_until_engineering_mode_and_a_reset(
         st = c.call("status")
         assert st["mode"] == "clinical" and st["state"] == "idle"
         # The pump works through the protocol alone: its service step and the protocol
-        # poll run while the foreground sits in the REPL-off loop.
+        # poll run while the foreground sits in the REPL-off loop. A reset leaves no
+        # syringe loaded: load, program, start.
+        c.call("load", {"syringe": SYRINGE, "fill_ml": "10"})
         _program(c, {"rate_ml_h": "5"})
         c.call("start")
         t = rig.now_ns()
@@ -232,6 +234,29 @@ def test_an_idle_link_polls_slowly_and_still_answers(
     assert dut.eval(slow) is True
     assert proto.call("status")["state"] in ("idle", "stopped", "running", "paused")
     assert dut.eval(slow) is False
+
+
+@pytest.mark.rig("time")
+def test_a_half_line_from_a_host_that_went_away_is_dropped(
+    pump: DUT, proto_url: str | None
+) -> None:
+    """A UART has no disconnect: a host gone mid-line leaves its half in the board's line
+    buffer. After a quiet second the board drops it, so the next host's first request is
+    answered, not glued to the half (the virtual board holds the next client's bytes for the
+    time a wire would have given: between two clients its clock stands still)."""
+    dropped = "__import__('boardapp').link.proto.dropped"
+    before = pump.eval(dropped)
+    with _client(proto_url) as gone:
+        gone.port.write(b'{"id": %d, "cmd": "pau' % gone.next_id)
+        gone.port.flush()
+    with _client(proto_url) as c:
+        t = time.monotonic()
+        (resp,) = _lines(c, b'{"id": %d, "cmd": "status"}\n' % c.next_id, 1)
+        waited = time.monotonic() - t
+    assert resp["ok"] is True and resp["id"] == c.next_id, resp
+    assert "state" in resp["result"]
+    assert pump.eval(dropped) == before + 1
+    assert waited < 8, waited  # the hold is 1.5 s of simulated time, paced
 
 
 def _wrong_pins(c: ProtoClient, n: int) -> None:

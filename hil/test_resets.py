@@ -86,6 +86,29 @@ def test_plain_mpremote_exec_on_a_running_pump(pump: DUT, rig: VirtualRig) -> No
     assert pump.eval("pump.status()['alarms']") == []
 
 
+@pytest.mark.rig("time", "power")
+def test_a_reset_loads_no_syringe_and_refuses_to_start(pump: DUT, rig: VirtualRig) -> None:
+    """Every boot once logged a LOAD of a full 10 mL syringe that never happened, showed
+    10,000 uL left, and started on it (issue 18): after a reset there is no syringe, and
+    no LOAD, until someone loads one."""
+    pump.exec("pump.load('bd-plastipak-10ml', '5')")
+    assert pump.eval("pump.status()['remaining_ul']") == "5000.000"
+    n = pump.eval("pump.log.count")
+    since = f"[r[2] for r in pump.log.records(16) if r[0] >= {n}]"
+    rig.reset()
+    new = pump.eval(since)
+    assert "boot" in new and "load" not in new, new
+    status = pump.eval("pump.status()")
+    assert status["state"] == "idle" and status["alarms"] == [], status
+    assert status["syringe"] is None and status["remaining_ul"] is None, status
+    with pytest.raises(AssertionError, match="cannot start: no syringe loaded"):
+        pump.exec("pump.start()")
+    with pytest.raises(AssertionError, match="no syringe loaded"):
+        pump.exec("pump.rate('5')")
+    assert pump.eval(since) == new  # refused: nothing logged, nothing changed
+    assert rig.level("en") == 1
+
+
 @pytest.mark.rig("pins", "time")
 def test_a_stalled_service_step_trips_the_watchdog(pump: DUT, rig: VirtualRig) -> None:
     pump.exec("pump.rate('5')\npump.start()")

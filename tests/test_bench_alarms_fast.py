@@ -159,3 +159,47 @@ def test_many_days_on_two_processes_add_up() -> None:
     assert s.days == 4 and s.syringes >= 4 and not s.false_alarms
     lines = fa.report(s, 4)
     assert lines[0].startswith("false alarms: 0") and "days per wall-minute" in lines[1]
+
+
+def test_the_line_opens_a_set_time_after_the_alarm() -> None:
+    # The bench's stopcock test in one run (Emulator.release_after_alarm) against the same
+    # release given as a [[fault]] at the alarm's time + 2 min, found by a first run.
+    def emu(faults: list[tuple[float, str]]) -> Emulator:
+        text = scenario.plant_scenario("bd-plastipak-10ml", 5.0, 5.0, 0.12, 3, "medium", faults)
+        return Emulator(scenario.parse(text, "release"))
+
+    first = emu([(0.05, "occlusion")])
+    raised = float(first.run().alarms[0]["raised_s"])  # type: ignore[arg-type]
+    assert 180 < raised < 190
+    one = emu([(0.05, "occlusion")])
+    one.release_after_alarm(120)
+    got = one.run()
+    two = emu([(0.05, "occlusion"), ((raised + 120) / 3600, "occlusion_release")]).run()
+    assert got.released_bolus_ul is not None and two.released_bolus_ul is not None
+    assert got.released_bolus_ul == pytest.approx(two.released_bolus_ul, abs=0.01)
+    assert got.backoff_ul == two.backoff_ul
+
+
+def test_the_bolus_sweep_finds_its_worst_and_says_missed_above_the_target() -> None:
+    from pumphost import bench_alarms as ba
+
+    cases = [(10, 5.0, 0.05, 3), (10, 5.0, 0.05, 4), (30, 5.0, 0.05, 3)]  # two in a row
+    done = ba.bolus_sweep(cases, workers=1)
+    rel = [c.released for c in done]
+    assert all(r is not None for r in rel), done
+    for c in done:  # the back-off takes back what the block added, to within 2 uL
+        assert abs((c.released or 0.0) - (c.expected or 0.0)) < 2.0, c
+    worst = max(done, key=lambda c: c.released or 0.0)
+    w = worst.released or 0.0
+    lines = ba.sweep_report(done, target=w - 0.01)
+    (verdict,) = [x for x in lines if x.startswith("worst bolus released")]
+    assert verdict.endswith("MISSED in the sweep")
+    assert f"{w:.2f} µL ({worst.where()})" in verdict
+    (verdict,) = [x for x in ba.sweep_report(done, target=w + 0.01) if "worst bolus" in x]
+    assert verdict.endswith(": met in the sweep")
+    # the most the plant allows: at least what the sweep saw, judged against the target too
+    (bound,) = [x for x in lines if x.startswith("worst this plant allows")]
+    most = float(bound.split("allows ")[1].split(" µL")[0])
+    assert most >= w and bound.endswith(": MISSED")
+    (bound,) = [x for x in ba.sweep_report(done, most) if x.startswith("worst this plant")]
+    assert bound.endswith(": met")

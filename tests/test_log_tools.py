@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import json
 import random
+import re
 import struct
 import zlib
+from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
@@ -14,12 +16,15 @@ from click.testing import CliRunner
 
 from pump import events, logrec
 from pump.logring import LogRing
+from pumphost import scenario
 from pumphost.cli import cli
-from pumphost.logs import plogfile, synth
+from pumphost.emulator import Emulator
+from pumphost.logs import plogfile, report, synth
 from pumphost.logs.nor import SECTOR, NorFlash, PowerCut
 from pumphost.logs.verify import verify
 
 KEY = b"provisioned key 42"
+SCENARIOS = Path(__file__).resolve().parents[1] / "host_tools" / "scenarios"
 MIN = 60_000_000  # us
 
 
@@ -170,9 +175,148 @@ def test_report_is_one_page_with_its_plots(plog: Path, tmp_path: Path) -> None:
     assert code == 0, text
     page = out.read_text()
     assert page.count("data:image/png;base64,") == 4
-    for want in ("BD Plastipak 10 mL", "octreotide", "1632 ug/24 h at 500 ug/mL", "2167", "UTC"):
+    for want in ("BD Plastipak 10 mL", "octreotide", "1632 µg/24 h at 500 µg/mL", "2167", "UTC"):
         assert want in page or want.lower().replace(" ", "-") in page, want
     assert "http" not in page.replace("http-equiv", "")  # nothing to fetch
+
+
+class _Page(HTMLParser):
+    """The report's visible text, by element id (the text under each element with an id)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.ids: dict[str, str] = {}
+        self.text: list[str] = []
+        self._open: list[tuple[str, str | None]] = []
+        self._skip = 0
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in ("style", "title"):
+            self._skip += 1
+        if tag not in ("img", "meta", "br"):
+            self._open.append((tag, dict(attrs).get("id")))
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in ("style", "title"):
+            self._skip -= 1
+        while self._open:
+            if self._open.pop()[0] == tag:
+                break
+
+    def handle_data(self, data: str) -> None:
+        if self._skip:
+            return
+        self.text.append(data)
+        for _, i in self._open:
+            if i is not None:
+                self.ids[i] = self.ids.get(i, "") + data
+
+
+def _page(path: Path) -> _Page:
+    p = _Page()
+    p.feed(path.read_text())
+    return p
+
+
+def test_report_banner_for_a_log_that_fails_verification_and_none_for_a_clean_one(
+    plog: Path, tmp_path: Path
+) -> None:
+    clean = tmp_path / "clean.html"
+    assert _run("logs", "report", str(plog), "-o", str(clean), "--key", KEY.hex())[0] == 0
+    page = _page(clean)
+    assert "not-verified" not in page.ids and "NOT VERIFIED" not in "".join(page.text)
+    assert page.ids["verify"].endswith("clean")
+    # a forged record (its CRC fixed: only the key sees it), and a deleted one (no key)
+    e = _entries(plog)
+    for off in range(0, len(e), 20):
+        seq = int.from_bytes(e[off : off + 4], "little")
+        code, x, a, b = logrec.unpack(e, off + 4)
+        if code == events.DELIVERED and a > 100 * 2266:
+            logrec.pack(e, off + 4, bytearray(12), seq, code, x, a - 1000, b)
+            break
+    forged = _save(tmp_path, e, "forged.plog")
+    gone = _entries(plog)
+    del gone[200 * 20 : 201 * 20]
+    cut = _save(tmp_path, gone, "gone.plog")
+    for src, key, why in ((forged, ["--key", KEY.hex()], "does not match"), (cut, [], "missing")):
+        out = tmp_path / f"{src.stem}.html"
+        code, text = _run("logs", "report", str(src), "-o", str(out), *key)
+        assert code == 0, text
+        page = _page(out)
+        banner = page.ids["not-verified"]  # a banner, before anything else on the page
+        assert "".join(page.text).lstrip().startswith("NOT VERIFIED"), page.text[:3]
+        assert why in banner, banner  # it says what failed
+        assert "NOT VERIFIED" in out.read_text().split("<title>")[1].split("</title>")[0]
+    # every plot carries the stamp too (whoever copies one out of the page)
+    figs = report.figures(report.decode(_entries(forged)), unverified=True)
+    assert all(any(t.get_text() == "NOT VERIFIED" for t in f.texts) for _, f in figs)
+    figs = report.figures(report.decode(_entries(plog)))
+    assert not any(t.get_text() == "NOT VERIFIED" for _, f in figs for t in f.texts)
+
+
+def test_the_24h_report_has_totals_full_axes_and_one_unit(tmp_path: Path) -> None:
+    # The demo's day (make demo): 1,632 µg/24 h at 500 µg/mL for 24 h on the emulator.
+    emu = Emulator(scenario.load(SCENARIOS / "octreotide-24h.toml"), log=True)
+    res = emu.run()
+    p = tmp_path / "pump.plog"
+    emu.save_log(p)
+    out = tmp_path / "report.html"
+    assert _run("logs", "report", str(p), "-o", str(out))[0] == 0
+    page = _page(out)
+    text = "".join(page.text)
+    # µg only: no "ug" anywhere a reader sees
+    assert not re.search(r"\bug\b", text), re.findall(r".{20}\bug\b.{20}", text)
+    assert "µg" in text
+    # the totals: delivered (the log's last count) and programmed, in µg and mL
+    delivered_ug = float(res.delivered_nl) * 500 / 1e6
+    got = float(page.ids["delivered"].split(" µg")[0].replace(",", ""))
+    assert abs(got - delivered_ug) < 0.5, (got, delivered_ug)  # the last minute's record
+    assert page.ids["programmed"].startswith("1,632.0 µg (3.264 mL)")
+    day = page.ids["per-24h"]
+    assert "0-24 h" in day and day.count("µg") == 2 and "1,632.0 µg" in day
+    # the plots, from the figures the page embeds: each spans the whole day...
+    d = report.decode(plogfile.read(p).data)
+    figs = dict(report.figures(d))
+    assert list(figs) == ["Delivered", "Dose", "Rate", "Alarms"]
+    for name, fig in figs.items():
+        assert fig.axes[0].get_xlim() == pytest.approx((0, 24)), name  # alarms: not 0-1 h
+    # ...and the µg per 24 h axis holds the day's delivered total, inside its limits
+    ax, ax2 = figs["Dose"].axes
+    assert ax2.get_ylabel() == "µg per 24 h" and ax.get_ylabel() == "µg per hour"
+    shown = [v for a in ax2.patches for v in a.get_data()[0]]
+    shown += [v for ln in ax2.lines for v in ln.get_ydata()]
+    assert shown and all(0 < v < ax2.get_ylim()[1] for v in shown), shown
+    assert any(abs(v - got) < 0.05 for v in shown), shown
+    # per hour: 68 µg, every hour the same (the first too), programmed alike
+    hourly = [v for a in ax.patches for v in a.get_data()[0]]
+    assert len(hourly) == 48 and all(abs(v - 68) < 0.2 for v in hourly), hourly
+    assert ax2.get_ylim()[1] == pytest.approx(24 * ax.get_ylim()[1])
+
+
+def test_report_totals_hold_across_boluses_and_a_clock_change(tmp_path: Path) -> None:
+    # The protocol's 72 h: two boluses (logged as the boosted rate and a BOLUS record) and the
+    # clock set an hour forward at 30 h. Programmed counts each bolus once and not the hour
+    # the clock skipped: it equals what the pump delivered, in all and per 24 h.
+    emu = Emulator(scenario.load(SCENARIOS / "octreotide-titration-protocol.toml"), log=True)
+    res = emu.run()
+    p = tmp_path / "proto.plog"
+    emu.save_log(p)
+    tot = report.totals(report.decode(plogfile.read(p).data))
+    step = float(res.nl_per_step)
+    assert abs(tot.delivered_nl() - float(res.delivered_nl)) < 60 * 40 * step  # last minute
+    assert abs(tot.programmed_nl() - tot.delivered_nl()) < 2 * step
+    days = report._day_rows(tot)
+    assert len(days) == 4 and days[-1][0].endswith("(1.00 h only)")
+    for period, dl, pr in days:
+        assert dl == pr, (period, dl, pr)
+
+
+def test_report_on_a_log_with_no_delivered_record_yet() -> None:
+    # Pulled just after the load and program: no DELIVERED record yet, nothing delivered.
+    e = synth.octreotide(50)
+    for n in (0, 1, 3, 5):
+        page = report.build(e[: 20 * n], "p", "d", "clean")
+        assert "Pump log report" in page
 
 
 def test_report_on_a_synthetic_week(tmp_path: Path) -> None:

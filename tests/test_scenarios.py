@@ -117,8 +117,10 @@ def test_missing_file_is_one_line() -> None:
 def test_human_summary_names_the_program_and_its_changes() -> None:
     proc = _pumpctl("sim", str(SCENARIOS / "octreotide-titration-72h.toml"))
     assert proc.returncode == 0, proc.stderr
-    assert "1632 ug/24 h at 500 ug/mL = 0.1360 mL/h" in proc.stdout
-    assert "at 24 h 00 min: rate 2167 ug/24 h at 500 ug/mL" in proc.stdout
+    assert "1632 µg/24 h at 500 µg/mL = 0.1360 mL/h" in proc.stdout
+    assert "at 24 h 00 min: rate 2167 µg/24 h at 500 µg/mL" in proc.stdout
+    assert "ug" not in proc.stdout.replace("plug", "")  # µg and µL, never ug or uL
+    assert "uL" not in proc.stdout
     assert "state        running" in proc.stdout
 
 
@@ -380,6 +382,27 @@ def test_an_occlusion_alarms_within_10_ul_and_stops() -> None:
     # pressure (0-1.4 uL over plant seeds 1-8) plus that pressure's own drift over the hour
     # (the plant's 0-40 mmHg, up to +-10 uL on this syringe); without a back-off, 9.7-11.7 uL.
     assert abs(out["released_bolus_ul"]) <= 10, out
+
+
+def test_a_release_that_flows_back_is_not_called_a_bolus(tmp_path: Path) -> None:
+    # 30 mL at 1 mL/h, plant seed 79: the patient's pressure rises about 15 mmHg between the
+    # block (0.1 h) and the line opening (0.6 h), above what the back-off left in the
+    # syringe. The figure is negative: infusate flows back up the line, nothing is released.
+    p = tmp_path / "back.toml"
+    p.write_text(
+        '[pump]\nboard = "pico"\nsyringe = "bd-plastipak-30ml"\nfill_ml = 10.0\n'
+        "[program]\nrate_ml_per_h = 1.0\n[run]\nduration_h = 0.65\n"
+        '[plant]\nseed = 79\nceiling = "medium"\n'
+        '[[fault]]\nat_h = 0.1\nkind = "occlusion"\n'
+        '[[fault]]\nat_h = 0.6\nkind = "occlusion_release"\n'
+    )
+    out = json.loads(_pumpctl("sim", "--json", str(p)).stdout)
+    back = -out["released_bolus_ul"]
+    assert 5 < back < 15, out
+    text = _pumpctl("sim", str(p)).stdout
+    (line,) = [x for x in text.splitlines() if x.startswith("bolus")]
+    assert line.startswith(f"bolus        none: {back:.2f} µL flowed back"), line
+    assert "-" not in line.split("none")[1].split("µL")[0], line  # no negative bolus
 
 
 @pytest.mark.parametrize(

@@ -102,7 +102,8 @@ op = st.one_of(
 def test_every_sequence_ends_with_a_working_stop(first: str, ops: list[tuple[str, object]]):
     clock = SimClock(NEAR_WRAP)
     stepper = FlakyStepper(clock)
-    p = api.Pump(MECH, stepper, clock.ticks, "bd-plastipak-10ml", "10")
+    p = api.Pump(MECH, stepper, clock.ticks)
+    p.load("bd-plastipak-10ml", "10")
     oracle = Oracle(p._ctl.vol)
     p.rate(first)
 

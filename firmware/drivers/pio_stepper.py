@@ -15,7 +15,9 @@
 #
 # Accounting: an entry counts as done once the state machine pulled the next entry's first
 # word, or sits at that pull with all of this entry's words taken (words pulled = words fed
-# - FIFO level). A halt adds the interrupted entry's steps from PC and Y. The TX-stall flag
+# - FIFO level). A halt adds the interrupted entry's steps from PC and Y; while it runs,
+# in_flight() gives them from the entry's timing (status and the log report to the step).
+# The TX-stall flag
 # (FDEBUG) says a step could not be issued on time: the firmware stops with an alarm.
 import time
 
@@ -260,8 +262,12 @@ class PIOStepper:
     def in_flight(self, now):
         """Steps of the oldest entry not yet counted that the state machine has issued by tick
         `now`, from the plan's timing (it keeps to the microsecond, or `late` says it did
-        not): the occlusion detector then follows the plunger to a step or two, not to an
-        entry (64 steps, 2.6 uL on a 10 mL syringe, at slow rates). Never allocates."""
+        not): step j goes out j base intervals, plus the 1 bits among the first j, after the
+        entry's last counted step. A step due within _LATENCY_US before `now` is left for the
+        next call (the state machine starts a little after the tick its plan starts from),
+        so no step is counted before it went out. Status, the DELIVERED records and the
+        occlusion detector then follow the plunger to the step, not to the entry (64 steps,
+        2.6 uL on a 10 mL syringe, at slow rates). Never allocates."""
         while True:  # the IRQ may count an entry between the reads: then read again
             done = self._done
             last = self.last_tick
@@ -270,11 +276,34 @@ class PIOStepper:
         if not self.running or done >= self._tail:
             return 0
         i = (done % _RING) * _F
-        n = time.ticks_diff(now, last) // self._ring[i + 1]
+        r = self._ring
+        t = time.ticks_diff(now, last) - _LATENCY_US
+        base = r[i + 1]
+        n = t // base
         if n <= 0:
             return 0
-        count = self._ring[i]
-        return n if n < count else count
+        if n > r[i]:
+            n = r[i]
+        if n * base + r[i + 2] > t:  # the entry's 1 bits may put step n after `now`
+            while n > 0 and n * base + self._ones(i, n) > t:
+                n -= 1
+        return n
+
+    def _ones(self, i, n):
+        # 1 bits among the first n steps of entry i (Kernighan's count, small ints only).
+        r = self._ring
+        k = 0
+        w = i + 5
+        while n > 0:
+            x = r[w]
+            if n < _BITS:
+                x &= (1 << n) - 1
+            while x:
+                x &= x - 1
+                k += 1
+            n -= _BITS
+            w += 1
+        return k
 
     def _on_entry(self, _sm):
         # Hard IRQ: an entry's last step went out. A host's Ctrl-C pending from just before

@@ -6,6 +6,8 @@
 # Safety rules kept here: stop is never refused; anything that goes wrong after the motor
 # was touched ends with the motor halted, EN off and the controller stopped with an alarm.
 
+from binascii import hexlify
+
 from pump import alarms as alarm_mod
 from pump import controller as ctl
 from pump import events, logrec, mechanics
@@ -51,6 +53,20 @@ _CAUSES = {"a soft reset": events.CAUSE_SOFT, "a watchdog reset": events.CAUSE_W
 # State codes kept across resets (see Pump.__init__ and drivers/retained.py).
 _CODES = {ctl.IDLE: 1, ctl.RUNNING: 2, ctl.PAUSED: 3, ctl.STOPPED: 4, ctl.COMPLETE: 5}
 _INTERRUPTIBLE = (2, 3)
+
+
+SERIAL_MAX = 12  # characters: a pulled log's header has room for 12 (pump/LOG-FORMAT.md)
+
+
+def check_serial(s):
+    """A pump serial: 1-12 characters, ASCII letters, digits, '.', '_' or '-'; else
+    ValueError. Returns it."""
+    if not isinstance(s, str) or not 1 <= len(s) <= SERIAL_MAX:
+        raise ValueError("a pump serial is 1 to %d characters" % SERIAL_MAX)
+    for c in s:
+        if not ("a" <= c <= "z" or "A" <= c <= "Z" or "0" <= c <= "9" or c in "._-"):
+            raise ValueError("a pump serial has only letters, digits, '.', '_' and '-'")
+    return s
 
 
 def _ul_str(nl_num, nl_den):
@@ -114,8 +130,6 @@ class Pump:
         mech,
         stepper,
         clock,
-        syringe="bd-plastipak-10ml",
-        fill_ml="10",
         retained=None,
         cause="power_on",
         log=None,
@@ -123,7 +137,14 @@ class Pump:
         ceiling="medium",
         near_empty_min=NEAR_EMPTY_MIN,
         delivered_s=DELIVERED_S,
+        serial="",
+        uid=b"",
     ):
+        # Who this pump is, for its pulled logs (ident()): the serial it was given (the
+        # protocol's config.set keeps it on flash; the emulator's scenario names one) and the
+        # board's unique id (machine.unique_id(); all zeros, as on the virtual Pico: none).
+        self.serial = check_serial(serial) if serial else ""
+        self.uid = bytes(uid) if any(uid) else b""
         self._busy = 0  # commands running (see _command); the service step waits meanwhile
         self.stepped = False  # a command (status) ran the step cleanly since the last service
         self._drive = mechanics.Drive(
@@ -162,7 +183,9 @@ class Pump:
         cut = None if before is not None else _cut_program(self.log)
         steps = before[1] if interrupted else (cut[1] if cut else -1)
         self.log.add(clock(), events.BOOT, _CAUSES.get(cause, events.CAUSE_POWER_ON), steps)
-        self.load(syringe, fill_ml)
+        # No syringe after any reset until someone loads one (load()): nothing is known of
+        # what sits in the pump, so it refuses a rate and a start, and logs no LOAD.
+        self._set_syringe(None, 0, None)
         if interrupted:
             self._interrupted(before, cause)
         elif cut is not None:
@@ -175,7 +198,7 @@ class Pump:
                 "(%d steps, the log's last count); load and program again to continue"
                 % (cut[0], _ul_str(cut[2], 1), cut[1]),
             )
-            self._save()
+        self._save()  # what the scratch registers said is reported: they say idle now
 
     def _interrupted(self, before, cause):
         # IEC 60601-2-24: no automatic restart after an interruption; the program is gone,
@@ -194,8 +217,8 @@ class Pump:
     @_command
     def load(self, syringe_id, fill_ml):
         """A new syringe: allowed before the first start or after stop/complete. Clears the
-        alarms of the previous syringe."""
-        if hasattr(self, "_ctl") and self._ctl.state in (ctl.RUNNING, ctl.PAUSED):
+        alarms of the previous syringe. After any reset there is none until this."""
+        if self._ctl.state in (ctl.RUNNING, ctl.PAUSED):
             raise ctl.TransitionError("cannot load a syringe while %s" % self._ctl.state)
         syr = mechanics.Syringe(syringe_id)
         num, den = rates.parse_decimal(fill_ml, "fill in mL", "5")
@@ -203,14 +226,23 @@ class Pump:
         if not 0 < fill_nl <= syr.usable_ul * 1000:
             raise ValueError("fill must be above 0 and at most %d uL" % syr.usable_ul)
         vol = mechanics.nl_per_step(syr, self._drive)
-        self._ctl = ctl.Controller(vol, mechanics.steps_for_nl(fill_nl, vol), self.log)
-        self._mirrored = 0  # how many of this controller's alarms the manager has
+        self._set_syringe(syr, fill_nl, vol)
         self._alarms.clear(self._clock())  # a new syringe and program: what had to happen
+        if self._retained is not None:
+            self._retained.load(vol[0], vol[1])
+        self.log.add(self._clock(), events.LOAD, events.SYRINGES.get(syringe_id, 0), fill_nl)
+        self._save()
+
+    def _set_syringe(self, syr, fill_nl, vol):
+        """A fresh controller for syringe `syr` holding fill_nl (None: no syringe)."""
+        cap = 0 if syr is None else mechanics.steps_for_nl(fill_nl, vol)
+        self._ctl = ctl.Controller(vol, cap, self.log)
+        self._mirrored = 0  # how many of this controller's alarms the manager has
         self.syringe = syr
         self.fill_nl = fill_nl
         self.backed_nl = 0
         self._detector = None
-        if self._sensors is not None:
+        if self._sensors is not None and syr is not None:
             self._detector = occ.OcclusionDetector(
                 vol,
                 syr.nl_per_mm,
@@ -218,10 +250,6 @@ class Pump:
                 self._ceiling,
             )
         self._reported = self._stepper.steps_done  # the driver's count runs on across loads
-        if self._retained is not None:
-            self._retained.load(vol[0], vol[1])
-        self.log.add(self._clock(), events.LOAD, events.SYRINGES.get(syringe_id, 0), fill_nl)
-        self._save()
 
     @_command
     def rate(self, ml_per_h):
@@ -232,6 +260,7 @@ class Pump:
     def dose(self, ug_per_24h, ug_per_ml):
         """Set a dose: pump.dose(1632, 500) is 1,632 ug/24 h at 500 ug/mL."""
         r = rates.from_dose(ug_per_24h, ug_per_ml)  # refused here: nothing logged
+        self._ctl.check_rate(r)  # or here (no syringe, a stopped pump): nothing logged
         self.log.add(self._clock(), events.PROGRAM, ug_per_24h, ug_per_ml)
         self._set(r)
 
@@ -322,20 +351,27 @@ class Pump:
     def status(self):
         c = self._ctl
         self._step()
-        nl = c.delivered_nl()
+        steps = self._issued()
+        nl = (steps * c.vol[0], c.vol[1])
+        syr = self.syringe
         return {
             "state": c.state,
             "rate_ml_h": rates.ml_per_h_str(*c.rate) if c.rate else None,
-            "syringe": self.syringe.id,
-            "steps": c.delivered,
+            "syringe": syr.id if syr is not None else None,  # None: load one before a start
+            "steps": steps,  # to the step: the executor's entry under way included
             "delivered_ul": _ul_str(*nl),
-            "remaining_ul": _ul_str(self.fill_nl * nl[1] - nl[0], nl[1]),
+            "remaining_ul": _ul_str(self.fill_nl * nl[1] - nl[0], nl[1]) if syr else None,
             "alarms": [a.kind for a in self._alarms.active()],
             "alarm_text": {a.kind: a.text for a in self._alarms.active() if a.text},
             "log_records": self.log.count,
             "time_remaining_s": self.time_remaining_s() if c.state == ctl.RUNNING else None,
             "backoff_ul": _ul_str(self.backed_nl, 1),
         }
+
+    def ident(self):
+        """Who this pump is: its serial ("" until one is set) and the board's unique id in hex
+        ("" where the board has none). A pulled log carries both (pump/LOG-FORMAT.md)."""
+        return {"serial": self.serial, "uid": hexlify(self.uid).decode()}
 
     def alarms(self):
         """Active and recently cleared alarms, oldest first, with priority and what must
@@ -484,10 +520,27 @@ class Pump:
                     self._alarms.clear(now, ALARM_NEAR_EMPTY)
             self._mirrored = len(c.alarms)
         r = self._retained
+        if r is None:
+            return
+        n = self._issued()
         # Compared field by field: a tuple would allocate, and the service step must not.
-        if r is not None and (c.state != self._saved_state or c.delivered != self._saved_n):
-            self._saved_state, self._saved_n = c.state, c.delivered
-            r.save(_CODES[c.state], c.delivered)
+        if c.state != self._saved_state or n != self._saved_n:
+            self._saved_state, self._saved_n = c.state, n
+            r.save(_CODES[c.state], n)
+
+    def _issued(self):
+        """Steps delivered from this syringe, to the step: the controller's count (the
+        executor counts whole entries or batches: 64 steps, over a minute at CSCI rates)
+        plus the steps of the one under way. Never allocates."""
+        c, st = self._ctl, self._stepper
+        if self._in_flight is None or self._backing or not st.running or c.state != ctl.RUNNING:
+            return c.delivered
+        now = self._clock()
+        while True:  # the IRQ may count an entry between the reads: then read again
+            n = st.steps_done
+            k = self._in_flight(now)
+            if n == st.steps_done:
+                return c.delivered + n - self._reported + k
 
     # --- the step pipeline ---
 
@@ -622,8 +675,9 @@ class Pump:
                 and self._stepper.running
             ):
                 vn, vd = c.vol
-                q, r = divmod(c.delivered, vd)  # nL without ints beyond 31 bits
-                self.log.add(now, events.DELIVERED, q * vn + r * vn // vd, c.delivered)
+                n = self._issued()  # to the step, not to the executor's last whole entry
+                q, r = divmod(n, vd)  # nL without ints beyond 31 bits
+                self.log.add(now, events.DELIVERED, q * vn + r * vn // vd, n)
                 self._delivered_due = ticks_add(self._delivered_due, self._delivered_us)
             # The log's upkeep (uptime, leftovers, erase-ahead) once a second is plenty, and
             # it costs more than the rest of an idle service step.
@@ -654,10 +708,7 @@ class Pump:
             if force is None:
                 return False
             # where the plunger is now, to a step: the executor counts whole batches
-            pos = c.delivered
-            if self._in_flight is not None:
-                pos += self._in_flight(self._clock())
-            found = self._detector.feed(force, pos)
+            found = self._detector.feed(force, self._issued())
             if found:
                 self._occluded(c, found)
                 return True
@@ -714,6 +765,6 @@ class Pump:
         c = self._ctl
         if not c.rate:
             return None
-        left_nl_num = (c.capacity - c.delivered) * c.vol[0]
+        left_nl_num = (c.capacity - self._issued()) * c.vol[0]
         # seconds = left nL * 3600 / (rate num / rate den)
         return left_nl_num * 3600 * c.rate[1] // (c.vol[1] * c.rate[0])

@@ -19,6 +19,8 @@ ALARM_EMPTY = "reservoir_empty"
 # The executor ran later than the plan. The PIO is cycle-exact unless its FIFO runs dry, so
 # the tolerance is zero: any step the executor could not issue on time is late.
 ALARM_LATE = "step_late"
+# After every reset there is no syringe until someone loads one: nothing to deliver from.
+NO_SYRINGE = "no syringe loaded (load one first)"
 
 
 class TransitionError(ValueError):
@@ -32,7 +34,12 @@ class PumpFault(Exception):
 class Controller:
     def __init__(self, vol, capacity_steps, log=None):
         # vol: nL per microstep (num, den); capacity_steps: steps until the syringe is empty.
-        if capacity_steps <= 0:
+        # vol None: no syringe loaded (every boot, until one is): the controller stays idle
+        # and refuses a rate, a start and everything after (stop is never refused).
+        self.loaded = vol is not None
+        if not self.loaded:
+            vol, capacity_steps = (0, 1), 0
+        elif capacity_steps <= 0:
             raise ValueError("syringe holds no deliverable volume")
         self.vol = vol
         self.capacity = capacity_steps
@@ -54,6 +61,8 @@ class Controller:
         self.target = -1
 
     def _refuse(self, action, allowed):
+        if not self.loaded:
+            raise TransitionError("cannot %s: %s" % (action, NO_SYRINGE))
         if self.state not in allowed:
             raise TransitionError("cannot %s while %s" % (action, self.state))
 
@@ -72,9 +81,13 @@ class Controller:
         self._last_tick = now
         self._limit = -1
 
-    def set_rate(self, rate, now):
+    def check_rate(self, rate):
+        """Refuse what set_rate would refuse (the state, a bad rate); changes nothing."""
         self._refuse("change the rate", (IDLE, RUNNING, PAUSED))
-        StepPlanner(self.vol).start_segment(rate[0], rate[1])  # refuse a bad rate first
+        StepPlanner(self.vol).start_segment(rate[0], rate[1])
+
+    def set_rate(self, rate, now):
+        self.check_rate(rate)  # refuse first
         if self.state == RUNNING:
             self._checked(now, rate)
         self.rate = rate
@@ -94,7 +107,7 @@ class Controller:
         self._refuse("pause", (RUNNING,))
         self._checked(now, None)
         self.state = PAUSED
-        self.log.add(now, events.PAUSE)
+        self.log.add(now, events.PAUSE, self.delivered)  # exact: the motor is halted
 
     def resume(self, now):
         self._refuse("resume", (PAUSED,))

@@ -5,7 +5,7 @@
 from micropython import const
 
 START = const(1)  # a, b: 0
-PAUSE = const(2)  # a, b: 0
+PAUSE = const(2)  # a: steps delivered from the loaded syringe (0 in older logs), b: 0
 RESUME = const(3)  # a, b: 0
 STOP = const(4)  # a: steps delivered from the loaded syringe
 RATE = const(5)  # a/b: the new rate in nL/h, an exact fraction (num, den)
@@ -41,6 +41,8 @@ CAUSE_OTHER = const(4)
 
 # a of a CONFIG record.
 CONFIG_DELIVERED_S = const(1)  # seconds between DELIVERED records while running (default 60)
+CONFIG_PIN_TRIES = const(2)  # protocol config.set: wrong PINs before the lockout (default 5)
+CONFIG_LOCKOUT_MIN = const(3)  # protocol config.set: the lockout, minutes (default 15)
 
 # a of a LOAD record: the catalogue ids of pump.syringes, numbered for good.
 SYRINGES = {

@@ -19,10 +19,11 @@ from micropython import const
 
 from pump import alarms as alarm_mod
 from pump import controller as ctl
-from pump import events
+from pump import events, ticks
 from pump import program as pg
 from pump import rate as rates
 from pump import runner as rn
+from pump.api import check_serial
 
 MAX_LINE = const(512)  # bytes per request line, newline excluded
 CACHE = const(16)  # responses kept for repeated ids
@@ -31,6 +32,7 @@ PIN_TRIES = const(5)  # wrong PINs in a row before the lockout
 LOCKOUT_S = const(900)  # 15 min
 TOKEN_S = const(600)  # a validation token is good for 10 min
 LOG_MAX = const(16)  # records per log.read
+GAP_MS = const(1000)  # a part line whose bytes stopped this long is dropped (feed, expire)
 
 # PIN needed: everything that changes what will be delivered or how the pump is set up.
 _PIN = ("program.set", "titrate", "clock.set", "config.set", "pin.change", "load")
@@ -39,6 +41,10 @@ _CONFIG = {  # key: (lo, hi) for whole-number settings; mode is a name
     "pin_tries": (3, 10),
     "lockout_min": (1, 1440),
 }
+
+
+# Settings logged as CONFIG records when config.set changes them: (key, events.CONFIG_*).
+_CONFIG_LOG = (("pin_tries", events.CONFIG_PIN_TRIES), ("lockout_min", events.CONFIG_LOCKOUT_MIN))
 
 
 class ProtocolError(Exception):
@@ -124,6 +130,11 @@ class Protocol:
         self._rand = rand
         self.runner = runner or pump.program or rn.Runner(pump, pump._clock())
         self.settings = store.load() or {}
+        try:  # the pump's serial, kept with the settings: its pulled logs name it
+            if self.settings.get("serial"):
+                pump.serial = check_serial(self.settings["serial"])
+        except ValueError:
+            pass  # not one a config.set could have stored: the pump stays unnamed
         self._cache_ids = []  # oldest first
         self._cache = {}  # id -> (digest, response bytes)
         self._high = -1  # the highest id run: a new request needs a higher one
@@ -132,6 +143,8 @@ class Protocol:
         self._locked_until = -1  # runner elapsed s
         self._buf = bytearray()
         self._drop = False  # discarding the rest of an oversized line
+        self._last_ms = 0  # when feed() last got bytes (with a time)
+        self.dropped = 0  # part lines dropped after a quiet gap
         self.executed = 0  # commands that ran (for tests: retries never add)
         if self.settings.get("pin_fails", 0) >= self._tries():
             # after a reset: locked for a full period again
@@ -139,9 +152,14 @@ class Protocol:
 
     # --- streams ---
 
-    def feed(self, data):
+    def feed(self, data, now_ms=None):
         """Bytes from the channel -> the response bytes (possibly empty). Lines longer than
-        MAX_LINE are answered once with too_long and their bytes dropped up to the newline."""
+        MAX_LINE are answered once with too_long and their bytes dropped up to the newline.
+        now_ms (ticks_ms, wrapping): with it, a part line whose bytes stopped GAP_MS before
+        these came is dropped first (a host gone mid-line must not prefix the next one's)."""
+        if now_ms is not None:
+            self.expire(now_ms)
+            self._last_ms = now_ms
         out = b""
         for b in data:
             if b == 10:  # newline
@@ -159,6 +177,19 @@ class Protocol:
                     self._buf.append(b)
         return out
 
+    def expire(self, now_ms):
+        """Drops a part line (or an oversized line's tail) that got no byte for GAP_MS, unanswered:
+        True if there was one. The board's idle poll calls it while a line is part read."""
+        if (self._buf or self._drop) and ticks.ticks_diff(now_ms, self._last_ms) >= GAP_MS:
+            self._buf = bytearray()
+            self._drop = False
+            self.dropped += 1
+            return True
+        return False
+
+    def partial(self):
+        return bool(self._buf) or self._drop
+
     def handle_line(self, line):
         if isinstance(line, str):
             line = line.encode()
@@ -172,6 +203,14 @@ class Protocol:
         if not isinstance(req, dict):
             return self._error(None, "bad_request", "a request is a JSON object")
         rid = req.get("id")
+        try:
+            dup = _duplicate_key(line)
+        except (IndexError, ValueError):
+            return self._error(None, "bad_json", "not a JSON object on one line")
+        if dup is not None:
+            # json.loads keeps the last of two equal keys: refused, never guessed.
+            rid = rid if dup != "id" and _good_id(rid) else None
+            return self._error(rid, "bad_request", "duplicate key %r" % dup)
         if not _good_id(rid):
             return self._error(None, "bad_request", "id must be a whole number, 0 to 2**31 - 1")
         key = rid
@@ -215,7 +254,10 @@ class Protocol:
         now = self.pump._clock()
         try:
             self.runner.service(now)  # anything due happens before the command
-            if cmd in _PIN and (cmd != "pin.change" or "pin_hash" in self.settings):
+            if cmd not in _PIN:
+                if "pin" in req:  # never checked here, so never taken: refused, not counted
+                    raise ProtocolError("bad_request", "%s takes no PIN" % cmd)
+            elif cmd != "pin.change" or "pin_hash" in self.settings:
                 self._check_pin(req.get("pin"), now)
             result = fn(self, _args(req), now)
             self.executed += 1
@@ -237,6 +279,9 @@ class Protocol:
 
     # --- PIN ---
 
+    def _setting(self, k):
+        return self.settings.get(k, PIN_TRIES if k == "pin_tries" else LOCKOUT_S // 60)
+
     def _tries(self):
         return self.settings.get("pin_tries", PIN_TRIES)
 
@@ -245,17 +290,20 @@ class Protocol:
         r = self.runner
         if self._locked_until >= 0:
             if r.s < self._locked_until:
-                left = self._locked_until - r.s
+                left = self._locked_until - r.s  # whole seconds, 1 to lockout_min * 60
                 raise ProtocolError(
-                    "pin_locked", "too many wrong PINs: locked for %d min more" % (left // 60 + 1)
+                    "pin_locked",
+                    "too many wrong PINs: locked for %d min more" % ((left + 59) // 60),
                 )
             self._locked_until = -1
             s["pin_fails"] = 0
             self.store.save(s)
         if "pin_hash" not in s:
             raise ProtocolError("pin_not_set", "no clinician PIN yet: set one with pin.change")
-        if not isinstance(pin, str) or not 4 <= len(pin) <= 8:
-            raise ProtocolError("pin_required", "this command needs the clinician PIN")
+        if not _pin_form(pin):  # cannot be the PIN: refused, not counted
+            raise ProtocolError(
+                "pin_required", "this command needs the clinician PIN (4-8 digits)"
+            )
         if pin_hash(binascii.unhexlify(s["pin_salt"]), pin) != s["pin_hash"]:
             fails = s.get("pin_fails", 0) + 1
             s["pin_fails"] = fails
@@ -277,6 +325,7 @@ class Protocol:
         st["alarm_priority"] = self.pump.sounding()
         st["mode"] = self.settings.get("mode", "engineering")
         st.update(self.runner.status())
+        st.update(self.pump.ident())  # serial, uid: who this pump is (a log pull checks it)
         return st
 
     def c_alarms(self, a, now):
@@ -323,6 +372,8 @@ class Protocol:
 
     def c_start(self, a, now):
         _only(a, ())
+        if self.pump.syringe is None:  # after every reset, until a load
+            raise ProtocolError("refused", "cannot start: " + ctl.NO_SYRINGE)
         if self.runner.prog is None and self.pump.program_rate is None:
             raise ProtocolError("refused", "set a program first")
         self.pump.start()
@@ -399,8 +450,9 @@ class Protocol:
         _only(a, ())
         s = self.settings
         out = {"mode": s.get("mode", "engineering"), "pin_set": "pin_hash" in s}
+        out["serial"] = self.pump.serial
         for k in _CONFIG:
-            out[k] = s.get(k, PIN_TRIES if k == "pin_tries" else LOCKOUT_S // 60)
+            out[k] = self._setting(k)
         if self.library is not None:
             out["drugs"] = self.library.summary()
         return out
@@ -408,26 +460,36 @@ class Protocol:
     def c_config_set(self, a, now):
         if not a:
             raise ProtocolError("bad_arg", "give at least one setting")
-        _only(a, ("mode",) + tuple(_CONFIG))
+        _only(a, ("mode", "serial") + tuple(_CONFIG))
         new = dict(self.settings)
         for k, v in a.items():
             if k == "mode":
                 if v not in _MODES:
                     raise ProtocolError("out_of_range", "mode is engineering or clinical")
                 new[k] = v
+            elif k == "serial":
+                try:
+                    new[k] = check_serial(v)
+                except ValueError as e:
+                    raise ProtocolError("out_of_range", str(e)) from None
             else:
                 lo, hi = _CONFIG[k]
                 new[k] = pg.get_int(a, k, lo, hi)
         if new.get("mode", "engineering") != self.settings.get("mode", "engineering"):
             self.pump.log.add(now, events.PIN, 4, 1 if new["mode"] == "clinical" else 0)
+        for k, code in _CONFIG_LOG:  # a fixed order (MicroPython's dicts keep none)
+            if k in a and new[k] != self._setting(k):
+                self.pump.log.add(now, events.CONFIG, code, new[k])
         self.store.save(new)
         self.settings = new
+        if "serial" in a:
+            self.pump.serial = new["serial"]
         return {"saved": list(a), "note": "mode takes effect at the next reset"}
 
     def c_pin(self, a, now):
         _only(a, ("new",))
         new = a.get("new")
-        if not isinstance(new, str) or not 4 <= len(new) <= 8 or not new.isdigit():
+        if not _pin_form(new):
             raise ProtocolError("out_of_range", "a PIN is 4 to 8 digits")
         if self._rand is None:
             raise ProtocolError("not_available", "no random source for the salt")
@@ -472,6 +534,76 @@ _COMMANDS = {
     "pin.change": Protocol.c_pin,
     "load": Protocol.c_load,
 }
+
+
+def _duplicate_key(s):
+    """The first key that comes twice in one object of s (the bytes of a JSON text that
+    json.loads took), at any depth, or None. json.loads keeps the last of two, and
+    MicroPython's has no object_pairs_hook (and reads , and : as blanks), so the line is
+    scanned: the items of an object are its keys and values in turn, strings are skipped
+    whole, keys are compared decoded ("c\\u006dd" is "cmd")."""
+    stack = []  # per open container: the keys of an object, or None for an array
+    key = False  # the next item of the innermost object is a key
+    i = 0
+    n = len(s)
+    while i < n:
+        c = s[i]
+        if c == 123 or c == 91:  # { [
+            stack.append([] if c == 123 else None)
+            key = c == 123
+            i += 1
+            continue
+        if c == 125 or c == 93:  # } ]: the container was a value of the one around it
+            stack.pop()
+            key = len(stack) > 0 and stack[-1] is not None
+            i += 1
+            continue
+        if c <= 32 or c == 44 or c == 58:  # blanks , :
+            i += 1
+            continue
+        if c == 34:  # a string: to its closing quote, over escapes
+            j = i + 1
+            while True:
+                q = s.find(b'"', j)
+                if q < 0:
+                    raise ValueError("unterminated string")
+                e = s.find(b"\\", j, q)
+                if e < 0:
+                    break
+                j = e + 2
+            end = q + 1
+        else:  # a number, true, false, null: to the next delimiter
+            end = i + 1
+            while end < n:
+                c = s[end]
+                if c <= 32 or c == 44 or c == 58 or c == 34 or c in _BRACKETS:
+                    break
+                end += 1
+        keys = stack[-1]
+        if keys is not None:
+            if key:
+                k = s[i:end]
+                if k[0] == 34:  # a string key, decoded; a bare one stays bytes (1 is not "1")
+                    k = json.loads(k) if k.find(b"\\") >= 0 else k[1:-1].decode()
+                if k in keys:
+                    return k
+                keys.append(k)
+            key = not key
+        i = end
+    return None
+
+
+_BRACKETS = (91, 93, 123, 125)
+
+
+def _pin_form(pin):
+    """A PIN is 4 to 8 ASCII digits."""
+    if not isinstance(pin, str) or not 4 <= len(pin) <= 8:
+        return False
+    for c in pin:
+        if not "0" <= c <= "9":
+            return False
+    return True
 
 
 def _good_id(rid):

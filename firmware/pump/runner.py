@@ -102,6 +102,8 @@ class Runner:
     # --- program ---
 
     def check_set(self):
+        if self.pump.syringe is None:  # a load clears the program: it comes first
+            raise ProgramError("refused", "cannot set a program: " + ctl.NO_SYRINGE)
         st = self.pump.state
         if st not in (ctl.IDLE, ctl.PAUSED):
             raise ProgramError(

@@ -28,7 +28,7 @@ def main() -> None:
         duration_us=3 * 3_600_000_000,
     )
     for label, sc, target in (
-        ("octreotide 1632 ug/24h, 24 h", octreotide, _TARGET),
+        ("octreotide 1632 µg/24h, 24 h", octreotide, _TARGET),
         ("10 mL/h, 3 h (a 30 mL syringe)", fast, None),
     ):
         ratio, steps = _measure(sc)
@@ -80,4 +80,5 @@ if __name__ == "__main__":
     on_virtual_pico()
     bench_stall.main()
     bench_vboard.vboard_speed()
-    bench_alarms.main(["--budget-s", "60"])  # make bench-alarms runs it on its own
+    # make bench-alarms runs it on its own (in full: the bolus sweep on three seeds)
+    bench_alarms.main(["--budget-s", "60", "--bolus-seeds", "11"])

@@ -106,7 +106,8 @@ def vboard_speed(
             try:
                 with VirtualBoard(image, fresh=True, port=0) as vb:
                     vb.run_ns(1_000_000_000)  # boot and _boot.py
-                    _exec(vb, f"{command}\npump.start()")
+                    # a fresh board has no syringe loaded (a boot loads none)
+                    _exec(vb, f"pump.load('bd-plastipak-10ml', '10')\n{command}\npump.start()")
                     if busy:
                         _start_busy(vb)
                     vb.run_ns(200_000_000)  # settle: the first batches are queued

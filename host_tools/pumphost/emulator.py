@@ -18,7 +18,7 @@ from pathlib import Path
 from pumphost import paths, plant
 from pumphost.logs import plogfile
 from pumphost.logs.nor import NorFlash
-from pumphost.scenario import Event, Scenario
+from pumphost.scenario import Command, Event, Scenario
 from pumphost.simhal import SimSensors, SimStepper, VirtualClock
 
 paths.use_firmware_core()
@@ -116,21 +116,23 @@ class Emulator:
             mech,
             self.stepper,
             self.clock.ticks,
-            sc.syringe_id,
-            fill_ml,
             sensors=self.sensors,
             ceiling=sc.ceiling,
             log=self.log,
+            serial=sc.serial,  # the pump's name: its pulled logs carry it
         )
+        self.pump.load(sc.syringe_id, fill_ml)  # the pump boots empty: the nurse loads it
         self._alarm_times: dict[int, list[float | None]] = {}  # id(alarm) -> raised, cleared
         self._released: float | None = None
         self._releases = sorted(at for at, kind in sc.faults if kind == "occlusion_release")
+        self._release_after: float | None = None  # see release_after_alarm()
         # Oracle: exact programmed volume, integrated from the rate actually in force.
         self._programmed = Fraction(0)
         self._rate = Fraction(0)
         self._rate_since = 0
         # A [[command]] script: the protocol handler the board runs, on this pump.
         self.responses: list[tuple[float, str, dict[str, object]]] = []
+        self.answered: list[tuple[Command, str, dict[str, object]]] = []  # (command, line, resp)
         self.proto: core_protocol.Protocol | None = None
         if sc.commands:
             self.runner = core_runner.Runner(self.pump, self.clock.ticks())
@@ -165,10 +167,23 @@ class Emulator:
             self._oracle_rate(self.stepper.last_pulse_us if done else self.clock.elapsed_us, None)
         self._track_alarms()
 
+    def release_after_alarm(self, delay_s: float) -> None:
+        """The line opens `delay_s` after the first occlusion alarm (the stopcock test of
+        IEC 60601-2-24: a time no [[fault]] table can give, as the alarm's is not known in
+        advance). `Result.released_bolus_ul` then says what flowed, as for a [[fault]]."""
+        if self.sensors is None:
+            raise ValueError("release_after_alarm needs the plant model ([plant])")
+        self._release_after = delay_s
+
     def _track_alarms(self) -> None:
         """When each alarm was raised and cleared, in simulated seconds."""
         now = self.clock.elapsed_us / 1e6
         for a in self.pump._alarms.history:
+            new = id(a) not in self._alarm_times
+            if new and a.kind == "occlusion" and self._release_after is not None:
+                self.plant.inject("occlusion_release", now + self._release_after)
+                self._releases = sorted([*self._releases, now + self._release_after])
+                self._release_after = None
             times = self._alarm_times.setdefault(id(a), [now, None])
             if a.cleared is not None and times[1] is None:
                 times[1] = now
@@ -219,7 +234,7 @@ class Emulator:
         while page := self.log.read(seq, 128):
             entries += page
             seq = int.from_bytes(page[-20:-16], "little") + 1
-        plogfile.write(path, bytes(entries))
+        plogfile.write(path, bytes(entries), plogfile.Ident.of(self.pump.ident()))
         return len(entries) // 20
 
     def _run_steps(self, t_us: int) -> None:
@@ -300,7 +315,7 @@ class Emulator:
             self._run_until(nxt)
             self._service()
 
-    def _send(self, line: str) -> None:
+    def _send(self, line: str) -> dict[str, object]:
         assert self.proto is not None
         if "$TOKEN" in line:
             line = line.replace("$TOKEN", str(self._token))
@@ -310,16 +325,48 @@ class Emulator:
         if resp["ok"] and isinstance(result, dict) and "token" in result:
             self._token = result["token"]
         self._follow_program()
+        return resp
 
     def _run_script(self, progress: Callable[[int], None] | None) -> None:
         self._token = ""
-        for at_us, line in self.sc.commands:
-            self._run_program(at_us)
-            self._send(line)
+        for c in self.sc.commands:
+            self._run_program(c.at_us)
+            resp = self._send(c.line)
+            self.answered.append((c, self.responses[-1][1], resp))
             if progress is not None:
                 progress(self.clock.elapsed_us)
         self._run_program(self.sc.duration_us)
         self.not_applied = []
+
+    def _outcomes(self) -> list[tuple[Command, dict[str, object]]]:
+        out = []
+        for c, line, resp in self.answered:
+            try:
+                req = json.loads(line)
+            except ValueError:
+                req = None
+            err = resp.get("error") if not resp.get("ok") else None
+            code = err.get("code") if isinstance(err, dict) else None
+            reason = err.get("message") if isinstance(err, dict) else "accepted"
+            out.append((c, {
+                "command": c.key,
+                "at_h": c.at_us / 3.6e9,
+                "id": resp.get("id"),
+                "cmd": req.get("cmd") if isinstance(req, dict) else None,
+                "code": code,
+                "reason": reason,
+            }))  # fmt: skip
+        return out
+
+    def commands_refused(self) -> list[dict[str, object]]:
+        """Every [[command]] the pump refused (command, at_h, id, cmd, code, reason), and
+        expected: whether its table's expect named that code."""
+        return [d | {"expected": c.expect == d["code"]} for c, d in self._outcomes() if d["code"]]
+
+    def commands_unexpected(self) -> list[dict[str, object]]:
+        """Every [[command]] whose answer is not the one its table expects (accepted, unless
+        it says expect = CODE): as commands_refused, with expect, and code None if accepted."""
+        return [d | {"expect": c.expect} for c, d in self._outcomes() if d["code"] != c.expect]
 
     def run(self, progress: Callable[[int], None] | None = None) -> Result:
         sc, pump = self.sc, self.pump

@@ -450,14 +450,9 @@ class _Day:
         self.tick(t_load)
         stepper = SimStepper(self.clock, (self.drive.lead_um, self.drive.steps_per_rev))
         pump = api.Pump(
-            self.mech,
-            stepper,
-            self.clock.ticks,
-            plan.syringe,
-            fill,
-            sensors=_NoSensors(),
-            ceiling=plan.ceiling,
+            self.mech, stepper, self.clock.ticks, sensors=_NoSensors(), ceiling=plan.ceiling
         )
+        pump.load(plan.syringe, fill)
         res.syringes += 1
         c, det, syr = pump._ctl, pump._detector, pump.syringe
         assert det is not None

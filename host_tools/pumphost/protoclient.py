@@ -250,7 +250,7 @@ def _simple(name: str, doc: str) -> click.Command:
 
 
 @click.command()
-@click.option("--dose", "dose_ug_24h", type=int, help="New dose, ug per 24 h.")
+@click.option("--dose", "dose_ug_24h", type=int, help="New dose, µg per 24 h.")
 @click.option("--rate", "rate_ml_h", help="New rate, mL/h (a decimal, e.g. 0.136).")
 @click.option("--next", "next_step", is_flag=True, help="The titration plan's next step.")
 @_json
@@ -275,8 +275,24 @@ def titrate(
     _show(_run(ctx, "titrate", args, pin=True), as_json)
 
 
+@click.command(name="serial")
+@click.argument("name", required=False)
+@_json
+@click.pass_context
+def serial_cmd(ctx: click.Context, name: str | None, as_json: bool) -> None:
+    """Show the pump's serial and the board's unique id, or give the pump the serial NAME
+    (needs the PIN; kept on its flash). Its pulled logs name it, and the review service takes
+    a log only from the pump its token was made for (`review add-device NAME`)."""
+    if name is None:
+        st = _run(ctx, "status")
+        _show({"serial": st.get("serial", ""), "uid": st.get("uid", "")}, as_json)
+    else:
+        _show(_run(ctx, "config.set", {"serial": name}, pin=True), as_json)
+
+
 COMMANDS = [
     status,
+    serial_cmd,
     program,
     _simple("start", "Start the program."),
     _simple("pause", "Pause delivery."),

@@ -35,7 +35,7 @@ _GOOD = [
 def _mutate(rng: random.Random, rid: int) -> bytes:
     req = dict(rng.choice(_GOOD), id=rid)
     line = json.dumps(req).encode()
-    k = rng.randrange(8)
+    k = rng.randrange(9)
     if k == 0:
         return bytes(rng.randrange(256) for _ in range(rng.randrange(1, 120)))
     if k == 1:
@@ -56,8 +56,30 @@ def _mutate(rng: random.Random, rid: int) -> bytes:
         for _ in range(rng.randrange(1, 4)):
             b[rng.randrange(len(b))] = rng.randrange(256)
         return bytes(b)
-    req["pin"] = rng.choice(["0000", 1234, "", "x" * 40])
-    return json.dumps(req).encode()
+    if k == 7:
+        req["pin"] = rng.choice(["0000", 1234, "", "x" * 40])
+        return json.dumps(req).encode()
+    # A key twice (the last would win in json.loads): at the top or in args, maybe escaped.
+    key = rng.choice(["cmd", "id", "args", "pin"])
+    dup = json.dumps(key) if rng.random() < 0.5 else f'"\\u{ord(key[0]):04x}{key[1:]}"'
+    value = rng.choice(['"stop"', '"pause"', "{}", '{"dose_ug_24h": 900}', str(rid + 1)])
+    return line[:-1] + f", {dup}: {value}}}".encode()
+
+
+def _has_duplicate_key(line: bytes) -> bool:
+    """The oracle: CPython's json with a hook that sees every pair."""
+    found = []
+
+    def pairs(items: list[tuple[str, object]]) -> dict[str, object]:
+        keys = [k for k, _ in items]
+        found.extend(k for i, k in enumerate(keys) if k in keys[:i])
+        return dict(items)
+
+    try:
+        json.loads(line, object_pairs_hook=pairs)
+    except (ValueError, UnicodeDecodeError):
+        return False
+    return bool(found)
 
 
 def fuzz_lines(n: int, seed: int = 1) -> tuple[int, int, int, list[str]]:
@@ -84,6 +106,8 @@ def fuzz_lines(n: int, seed: int = 1) -> tuple[int, int, int, list[str]]:
         resp = json.loads(raw)
         if resp.get("ok") is True:
             accepted += 1
+            if _has_duplicate_key(line):
+                violations.append(f"line {i}: a duplicate key was accepted: {line[:80]!r}")
         else:
             errors += 1
             err = resp.get("error") or {}

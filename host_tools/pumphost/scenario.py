@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from pumphost import boards, paths
 
 paths.use_firmware_core()
-from pump import mechanics, syringes  # noqa: E402
+from pump import api, mechanics, syringes  # noqa: E402
 from pump import rate as core_rate  # noqa: E402
 
 # Non-finite floats (TOML's inf and nan) are refused for every key: "a finite number".
@@ -30,6 +30,7 @@ class _Pump(BaseModel):
     board: str
     syringe: str
     fill_ml: Positive
+    serial: str | None = None  # the pump's serial: its log names it (pump.api.check_serial)
 
 
 class _Program(BaseModel):
@@ -82,10 +83,20 @@ class _Fault(BaseModel):
     ]
 
 
+# The pump protocol's error codes (firmware/pump/PROTOCOL.md): what a [[command]] may expect.
+ErrorCode = Literal[
+    "bad_json", "bad_request", "too_long", "unknown_command", "bad_arg", "out_of_range",
+    "refused", "bolus_denied", "soft_limit", "hard_limit", "token_invalid", "pin_not_set",
+    "pin_required", "pin_wrong", "pin_locked", "id_reused", "id_old", "not_available", "fault",
+    "busy",
+]  # fmt: skip
+
+
 class _Command(BaseModel):
     model_config = _STRICT
     at_h: Annotated[float, Field(ge=0)]
     line: Annotated[str, Field(min_length=1)]
+    expect: ErrorCode | None = None  # the script means it to be refused, with this code
 
 
 class _Scenario(BaseModel):
@@ -121,6 +132,26 @@ class Event:
 
 
 @dataclass(frozen=True)
+class Command:
+    """A protocol line of the script, sent at at_us."""
+
+    at_us: int
+    line: str
+    index: int  # place among the file's [[command]] tables, counted from 0
+    at_h: str  # as the user wrote it
+    expect: str | None = None  # the error code it is meant to get; None: accepted
+
+    @property
+    def key(self) -> str:
+        return f"command[{self.index}]"
+
+    @property
+    def name(self) -> str:
+        """command[2] (3rd [[command]], at_h = 0.5)."""
+        return f"{self.key} ({_ordinal(self.index)} [[command]], at_h = {self.at_h})"
+
+
+@dataclass(frozen=True)
 class Scenario:
     name: str
     board: boards.Board
@@ -137,9 +168,10 @@ class Scenario:
     plant_seed: int | None = None
     ceiling: str = "medium"
     faults: list[tuple[float, str]] = field(default_factory=list)  # (at s, kind)
-    # Protocol lines sent at given times through pump.protocol (at us, line), in time order
-    # (file order at the same time). "$TOKEN" in a line is the last program.validate token.
-    commands: list[tuple[int, str]] = field(default_factory=list)
+    # Protocol lines sent at given times through pump.protocol, in time order (file order
+    # at the same time). "$TOKEN" in a line is the last program.validate token.
+    commands: list[Command] = field(default_factory=list)
+    serial: str = ""  # the pump's serial ("" none): its pulled log names it
 
 
 def _ordinal(index: int) -> str:
@@ -171,7 +203,7 @@ def _exact(value: float) -> Fraction:
 
 
 def _describe(ml_h: float | None, dose: int | None, conc: int | None) -> str:
-    return f"{ml_h:g} mL/h" if ml_h is not None else f"{dose} ug/24 h at {conc} ug/mL"
+    return f"{ml_h:g} mL/h" if ml_h is not None else f"{dose} µg/24 h at {conc} µg/mL"
 
 
 def _rate(ml_h: float | None, dose: int | None, conc: int | None) -> tuple[int, int]:
@@ -274,8 +306,19 @@ def parse(text: str, name: str = "scenario") -> Scenario:
             f"this syringe ({vol[0] / vol[1]:.3f} nL)"
         )
     p = sc.program
+    raw_commands = raw.get("command", [])
     commands = sorted(
-        ((int(_exact(c.at_h) * 3_600_000_000), c.line) for c in sc.command), key=lambda c: c[0]
+        (
+            Command(
+                int(_exact(c.at_h) * 3_600_000_000),
+                c.line,
+                i,
+                _as_written(raw_commands[i]["at_h"]) or repr(c.at_h),
+                c.expect,
+            )
+            for i, c in enumerate(sc.command)
+        ),
+        key=lambda c: c.at_us,
     )
     if p is None:
         if not commands:
@@ -322,9 +365,9 @@ def parse(text: str, name: str = "scenario") -> Scenario:
     events.sort(key=lambda e: e.at_us)  # stable: events at the same time stay in file order
     duration_us = int(_exact(sc.run.duration_h) * 3_600_000_000)
     _check_sequence(events, duration_us, _as_written(raw["run"]["duration_h"]) or "")
-    for i, (at_us, _) in enumerate(commands):
-        if at_us >= duration_us:
-            raise ScenarioError(f"command[{i}]: at or after the end of the run")
+    for c in sorted(commands, key=lambda c: c.index):  # the first in the file is named
+        if c.at_us >= duration_us:
+            raise ScenarioError(f"{c.name}: at or after the end of the run")
     return Scenario(
         name=name,
         board=board,
@@ -342,7 +385,18 @@ def parse(text: str, name: str = "scenario") -> Scenario:
         ceiling=sc.plant.ceiling if sc.plant else "medium",
         faults=[(float(_exact(f.at_h) * 3600), f.kind) for f in sc.fault],
         commands=commands,
+        serial=pump_serial(sc.pump.serial),
     )
+
+
+def pump_serial(serial: str | None) -> str:
+    """A pump serial as the pump takes it, or ScenarioError naming pump.serial."""
+    if serial is None:
+        return ""
+    try:
+        return api.check_serial(serial)
+    except ValueError as e:
+        raise ScenarioError(f"pump.serial: {e}") from None
 
 
 def load(path: Path) -> Scenario:

@@ -7,8 +7,17 @@
 // receiving (before the firmware opened it, or across a reset) is lost, as on the chip; a
 // full RX FIFO holds the host's bytes back (as RTS/CTS flow control would) instead of
 // overrunning. A connected client keeps simulated time running, paced, like a REPL client.
+//
+// A client that left in the middle of a line: the board halted meanwhile (no client), so
+// without a gap the next client's first byte would follow the half line at once, where on a
+// wire the wall time between the two hosts passes. The next client's bytes reach the wire
+// no sooner than GAP_NS after that half line's last byte, so the firmware's quiet gap
+// (protocol.GAP_MS) drops the half line, as a real board does.
 import { createServer } from 'node:net';
 import { uartReceiving } from './timing.mjs';
+
+const GAP_NS = 1_500_000_000; // protocol.GAP_MS (1 s), its slow poll (100 ms) and a margin
+const NEWLINE = 10;
 
 export class ProtoUart {
   constructor(board, index = 1) {
@@ -22,6 +31,11 @@ export class ProtoUart {
     this.alarm = null;
     this.waiting = false; // the FIFO was full: the next byte goes in when the firmware reads
     this.stats = { rx: 0, tx: 0, lost: 0 };
+    this.pushed = 0; // host bytes ever queued
+    this.taken = 0; // host bytes ever taken from the queue (into the FIFO, or lost)
+    this.lastByte = NEWLINE; // the last host byte queued
+    this.lastNs = 0; // host time the last byte was taken
+    this.gateAt = -1; // taken count at which a new client's first byte waits for GAP_NS
   }
 
   /** Wires the port to a (new) chip's UART: called by Board.makeChip on every reset. */
@@ -47,6 +61,10 @@ export class ProtoUart {
     for (const b of bytes) {
       this.queue.push(b);
     }
+    this.pushed += bytes.length;
+    if (bytes.length > 0) {
+      this.lastByte = bytes[bytes.length - 1];
+    }
     this.arm();
     this.board.changed();
   }
@@ -58,7 +76,12 @@ export class ProtoUart {
   arm() {
     if (!this.armed && !this.waiting && this.pending > 0 && this.uart) {
       this.armed = true;
-      this.alarm.schedule(this.charNs());
+      let delay = this.charNs();
+      if (this.taken === this.gateAt) {
+        this.gateAt = -1; // a new client after a half line: its first byte waits
+        delay = Math.max(delay, this.lastNs + GAP_NS - this.board.now());
+      }
+      this.alarm.schedule(delay);
     }
   }
 
@@ -76,6 +99,8 @@ export class ProtoUart {
       uart.feedByte(this.queue[this.head++]);
       this.stats.rx++;
     }
+    this.taken++;
+    this.lastNs = this.board.now();
     if (this.head === this.queue.length) {
       this.queue = [];
       this.head = 0;
@@ -115,6 +140,10 @@ export class ProtoUart {
         return;
       }
       this.client = sock;
+      if (this.lastByte !== NEWLINE) {
+        this.gateAt = this.pushed; // the client before left mid-line
+        this.lastByte = NEWLINE;
+      }
       sock.setNoDelay(true);
       this.board.changed();
       sock.on('data', (data) => this.input(data));

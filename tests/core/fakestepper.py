@@ -69,6 +69,11 @@ class FakeStepper:
             if not self.batches:
                 self.starved = True
 
+    def in_flight(self, now):
+        """Steps of the head batch already out (the PIO driver estimates them from the plan's
+        timing for its oldest uncounted entry)."""
+        return self._in_batch if self.running else 0
+
     def advance(self, dt):
         self._run(self.clock.elapsed + dt)
         self.clock.elapsed += dt
@@ -100,6 +105,7 @@ class FakeRetained:
 
     def __init__(self):
         self.words = None
+        self._vol = (0, 0)  # the registers hold whatever the last load wrote
 
     def read(self):
         return self.words

@@ -27,9 +27,9 @@ class Rig:
     def __init__(self, fill="10", start_tick=NEAR_WRAP, library=None, syringe="bd-plastipak-10ml"):
         self.clock = SimClock(start_tick)
         self.st = FakeStepper(self.clock)
-        self.pump = api.Pump(
-            MECH, self.st, self.clock.ticks, syringe, fill, log=events.EventLog(128)
-        )
+        self.pump = api.Pump(MECH, self.st, self.clock.ticks, log=events.EventLog(128))
+        if fill is not None:  # None: as after a reset, no syringe loaded
+            self.pump.load(syringe, fill)
         self.runner = runner.Runner(self.pump, self.clock.ticks())
         self.store = protocol.MemoryStore()
         self._n = 0

@@ -69,7 +69,8 @@ def test_history_keeps_active_alarms_and_the_newest_cleared():
 def test_the_pump_reports_acknowledges_and_silences():
     clock = SimClock(NEAR_WRAP)
     st = FakeStepper(clock)
-    p = api.Pump(MECH, st, clock.ticks, "bd-plastipak-10ml", "0.05")
+    p = api.Pump(MECH, st, clock.ticks)
+    p.load("bd-plastipak-10ml", "0.05")
     p.rate("10")
     p.start()
     for _ in range(60):

@@ -11,7 +11,8 @@ MECH = {"lead_um": 800, "full_steps_per_rev": 200, "microsteps": 16}
 def _pump():
     clock = SimClock(NEAR_WRAP)
     st = FakeStepper(clock)
-    p = api.Pump(MECH, st, clock.ticks, "bd-plastipak-10ml", "10")
+    p = api.Pump(MECH, st, clock.ticks)
+    p.load("bd-plastipak-10ml", "10")
     calls = []
     p.follow_period(calls.append)
     return p, st, calls

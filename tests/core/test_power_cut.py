@@ -17,7 +17,13 @@ def _boot(nor, clock):
     st = FakeStepper(clock)
     st.enabled = True  # whatever the pins did at the cut
     log = LogRing(nor, clock.ticks())
-    p = api.Pump(MECH, st, clock.ticks, "bd-plastipak-10ml", "10", log=log)
+    p = api.Pump(MECH, st, clock.ticks, log=log)
+    return p, st
+
+
+def _loaded(nor, clock):
+    p, st = _boot(nor, clock)
+    p.load("bd-plastipak-10ml", "10")
     return p, st
 
 
@@ -29,7 +35,7 @@ def _run(p, st, seconds):
 
 def test_a_power_cut_while_running_comes_back_stopped_and_alarmed():
     nor, clock = RamNor(8), SimClock(NEAR_WRAP)
-    p, st = _boot(nor, clock)
+    p, st = _loaded(nor, clock)
     p.rate("5")
     p.start()
     _run(p, st, 150)  # two DELIVERED records
@@ -52,7 +58,7 @@ def test_a_power_cut_while_running_comes_back_stopped_and_alarmed():
 
 def test_a_power_cut_while_paused_is_reported_and_an_idle_one_is_not():
     nor, clock = RamNor(8), SimClock(NEAR_WRAP)
-    p, st = _boot(nor, clock)
+    p, st = _loaded(nor, clock)
     p.rate("5")
     p.start()
     _run(p, st, 10)
@@ -64,7 +70,7 @@ def test_a_power_cut_while_paused_is_reported_and_an_idle_one_is_not():
         and "paused" in s["alarm_text"][api.ALARM_INTERRUPTED]
     )
     nor2 = RamNor(8)
-    q, st = _boot(nor2, clock)
+    q, st = _loaded(nor2, clock)
     q.rate("5")
     q.start()
     _run(q, st, 10)
@@ -75,7 +81,7 @@ def test_a_power_cut_while_paused_is_reported_and_an_idle_one_is_not():
 
 def test_the_boot_record_says_it_was_a_power_cut_mid_program():
     nor, clock = RamNor(8), SimClock(NEAR_WRAP)
-    p, st = _boot(nor, clock)
+    p, st = _loaded(nor, clock)
     p.rate("5")
     p.start()
     _run(p, st, 70)

@@ -190,3 +190,128 @@ def test_a_lockout_across_a_reset_lasts_the_configured_time():
     r.run(121, 1)
     tok = r.ok("program.validate", {"program": OCT})["token"]
     r.ok("program.set", {"token": tok}, PIN)
+
+
+def test_duplicate_keys_are_refused_at_any_depth_and_change_nothing():
+    r = _running()
+    before = r.snapshot()
+    lines = [
+        (b'{"id": 700, "cmd": "status", "cmd": "pause"}', 700),  # the last key won: paused
+        (b'{"id": 701, "cmd": "pause", "args": {}, "args": {}}', 701),
+        (b'{"id": 702, "id": 703, "cmd": "pause"}', None),  # which id? none
+        (b'{"id": 704, "cmd": "pause", "c\\u006dd": "status"}', 704),  # the same key, escaped
+        (
+            b'{"id": 705, "cmd": "titrate", "args": {"dose_ug_24h": 2000, "dose_ug_24h": 900}'
+            b', "pin": "4321"}',
+            705,
+        ),
+        (
+            b'{"id": 706, "cmd": "program.validate", "args": {"program": {"rate_ml_h": "1", '
+            b'"bolus": {"volume_ml": "0.1", "rate_ml_h": "1", "rate_ml_h": "90", '
+            b'"lockout_min": 30, "max_per_h": 1}, "max_24h_ml": "30"}}}',
+            706,
+        ),
+    ]
+    for line, rid in lines:
+        resp = json.loads(r.proto.handle_line(line))
+        e = _err(resp, "bad_request")
+        assert "duplicate key" in e["message"] and resp["id"] == rid, resp
+        assert r.snapshot() == before, line
+    # The same name in two objects, or inside a string, is no duplicate.
+    ok = (
+        b'{"id": 710, "cmd": "program.validate", "args": {"program": {"rate_ml_h": "1", '
+        b'"bolus": {"volume_ml": "0.1", "rate_ml_h": "1", "lockout_min": 30, "max_per_h": 1}, '
+        b'"max_24h_ml": "30"}}}'
+    )
+    assert json.loads(Rig().proto.handle_line(ok))["ok"]  # (an idle pump takes a program)
+    # MicroPython's json reads , and : as blanks: without them, still a duplicate (CPython's
+    # refuses the line as it is).
+    line = b'{"id": 712 "cmd" "status" "cmd" "pause"}'
+    resp = json.loads(r.proto.handle_line(line))
+    assert resp["ok"] is False and resp["error"]["code"] in ("bad_json", "bad_request"), resp
+    assert r.snapshot() == before
+    resp = json.loads(r.proto.handle_line(b'{"id": 711, "cmd": "no\\"cmd\\":\\"id", "x": []}'))
+    _err(resp, "bad_request")  # an unknown key x, not a duplicate
+    assert "duplicate" not in resp["error"]["message"]
+
+
+def test_a_partial_line_is_dropped_after_a_quiet_gap_even_across_the_wrap():
+    r = Rig()
+    t = (1 << 30) - 300  # ms ticks, 300 ms before the wrap
+    assert r.proto.feed(b'{"id": 1, "cmd": "pa', t) == b""  # a host went away mid-line
+    assert r.proto.expire(t + protocol.GAP_MS - 1) is False  # still waiting for the rest
+    out = r.proto.feed(b'{"id": 2, "cmd": "status"}\n', (t + protocol.GAP_MS) & ((1 << 30) - 1))
+    resp = json.loads(out)
+    assert resp["id"] == 2 and resp["ok"] and resp["result"]["state"] == "idle", resp
+    assert r.proto.dropped == 1
+    # A line that only comes slowly, byte by byte within the gap, is whole.
+    t = 5
+    for b in b'{"id": 3, "cmd": "status"}\n':
+        t += protocol.GAP_MS - 1
+        out = r.proto.feed(bytes((b,)), t)
+    assert json.loads(out)["id"] == 3 and r.proto.dropped == 1
+    # expire() on an idle link drops the half line too (the board's idle poll calls it).
+    r.proto.feed(b'{"id": 4, "cm', 100)
+    assert r.proto.expire(100 + protocol.GAP_MS) is True and len(r.proto._buf) == 0
+    r.proto.feed(b"x" * 600, 200)  # an oversized line's tail, then the host went away
+    assert r.proto.feed(b'{"id": 5, "cmd": "status"}\n', 200 + protocol.GAP_MS).count(b"\n") == 1
+    assert r.proto.dropped == 3
+
+
+def test_a_one_minute_lockout_says_one_minute_and_counts_down_in_whole_minutes():
+    r = Rig()
+    r.ok("pin.change", {"new": PIN})
+    r.ok("config.set", {"lockout_min": 1}, PIN)
+    tok = r.ok("program.validate", {"program": OCT})["token"]
+    for _ in range(5):
+        _err(r.send("program.set", {"token": tok}, "0000"), "pin_wrong")
+    e = _err(r.send("program.set", {"token": tok}, PIN), "pin_locked")
+    assert "locked for 1 min more" in e["message"], e
+    r.run(59)
+    e = _err(r.send("program.set", {"token": tok}, PIN), "pin_locked")
+    assert "locked for 1 min more" in e["message"], e
+    r.run(1)
+    r.ok("program.set", {"token": tok}, PIN)
+    r.ok("config.set", {"lockout_min": 2}, PIN)
+    for _ in range(5):
+        _err(r.send("config.get", None, "0000"), "bad_request")  # no PIN command: not counted
+        _err(r.send("clock.set", {"utc": 1798761600}, "0000"), "pin_wrong")
+    assert (
+        "2 min more"
+        in _err(r.send("clock.set", {"utc": 1798761600}, PIN), "pin_locked")["message"]
+    )
+    r.run(60)
+    assert (
+        "1 min more"
+        in _err(r.send("clock.set", {"utc": 1798761600}, PIN), "pin_locked")["message"]
+    )
+
+
+def test_config_set_logs_pin_tries_and_lockout_min_when_they_change():
+    from pump import events
+
+    r = Rig()
+    r.ok("pin.change", {"new": PIN})
+    r.ok("config.set", {"pin_tries": 4, "lockout_min": 30}, PIN)
+    r.ok("config.set", {"pin_tries": 4, "lockout_min": 20}, PIN)  # pin_tries unchanged
+    got = [(x[3], x[4]) for x in r.pump.log.records() if x[2] == "config"]
+    assert sorted(got[:2]) == sorted(
+        [(events.CONFIG_PIN_TRIES, 4), (events.CONFIG_LOCKOUT_MIN, 30)]
+    ), got
+    assert got[2:] == [(events.CONFIG_LOCKOUT_MIN, 20)], got
+
+
+def test_a_pin_goes_only_with_the_commands_that_need_one():
+    r = Rig()
+    r.ok("pin.change", {"new": PIN})
+    for pin in ("0", "0000", PIN, 1234):
+        for cmd in ("status", "config.get", "alarms"):
+            e = _err(r.send(cmd, None, pin), "bad_request")
+            assert "PIN" in e["message"], e
+    # A malformed PIN on a PIN command is refused and never counts towards the lockout.
+    for pin in ("0", "abcd", "12345678x", "", 1234, "١٢٣٤"):
+        _err(r.send("config.set", {"pin_tries": 3}, pin), "pin_required")
+    assert r.proto.settings.get("pin_fails", 0) == 0
+    assert [x for x in r.pump.log.records() if x[2] == "pin" and x[3] == 1] == []
+    _err(r.send("config.set", {"pin_tries": 3}, "9999"), "pin_wrong")  # well formed: counts
+    assert r.proto.settings["pin_fails"] == 1

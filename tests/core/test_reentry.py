@@ -39,7 +39,8 @@ class PreemptingStepper(FakeStepper):
 def _pump():
     clock = SimClock(NEAR_WRAP)
     st = PreemptingStepper(clock)
-    p = api.Pump(MECH, st, clock.ticks, "bd-plastipak-10ml", "10")
+    p = api.Pump(MECH, st, clock.ticks)
+    p.load("bd-plastipak-10ml", "10")
     st.pump = p
     return p, st, clock
 

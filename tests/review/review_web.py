@@ -19,9 +19,9 @@ from pumphost.review.app import create_app
 
 
 class Server:
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, **app_kw: object) -> None:
         self.engine = db.engine(url)
-        app = create_app(self.engine)
+        app = create_app(self.engine, **app_kw)  # type: ignore[arg-type]
         cfg = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning",
                              limit_concurrency=500, backlog=512)  # fmt: skip
         self.server = uvicorn.Server(cfg)

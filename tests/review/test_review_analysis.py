@@ -49,6 +49,26 @@ def test_timeline_figures_from_records() -> None:
         1200, True, 1800, 2.0, 1)  # fmt: skip
 
 
+def test_a_pause_record_carries_the_delivered_count() -> None:
+    """A PAUSE record carries the steps delivered, to the step (issue 18): the timeline takes
+    the volume at the pause from it, not from the last minute's DELIVERED record. An older
+    log's 0 there changes nothing."""
+    recs = [
+        rec(0, events.LOAD, 0, 1, 10_000_000),
+        rec(1, events.PROGRAM, 0, 1632, 500),
+        rec(2, events.RATE, 0, 136_000, 1),
+        rec(3, events.START, 0),
+        rec(4, events.DELIVERED, 60, 2_270, 55),  # 41.27 nL a step
+        rec(5, events.PAUSE, 90, 80),
+        rec(6, events.RESUME, 120),
+        rec(7, events.PAUSE, 130, 0),  # as older firmware wrote it
+    ]
+    tl = an.timeline(recs)
+    at_pause = tl.dug[tl.dt.index(T0 + 90)]
+    assert abs(at_pause - round(80 * 2_270 / 55) * 500 / 1e6) < 1e-9
+    assert tl.dug[-1] == at_pause
+
+
 def test_days_follow_the_sites_zone_across_a_dst_change() -> None:
     # Europe/London moves to summer time on 2027-03-28: that local day has 23 hours.
     t0 = 1_806_019_200  # 2027-03-26T00:00Z, four days on
@@ -104,3 +124,29 @@ def test_the_vectorised_decoder_matches_the_record_reader() -> None:
     assert len(got.raw) == len(ref) > 1000
     cols = (got.seq, got.code, got.a, got.b, got.uptime, got.t)
     assert list(zip(*(c.tolist() for c in cols), strict=True)) == want
+
+
+def test_a_24h_record_shows_its_24h_dose() -> None:
+    # One day at 1,632 µg/24 h (0.136 mL/h at 500 µg/mL), a DELIVERED record a minute: the
+    # per-24 h axis holds the day's one rolling point, visible (marked) and inside its limits.
+    from pumphost.review import plots
+
+    recs = [
+        rec(0, events.LOAD, 0, 1, 10_000_000),
+        rec(1, events.PROGRAM, 0, 1632, 500),
+        rec(2, events.RATE, 0, 136_000, 1),
+        rec(3, events.START, 0),
+    ]
+    recs += [rec(3 + m, events.DELIVERED, 60 * m, 136_000 * m // 60, 0) for m in range(1, 1441)]
+    recs.append(rec(1444, events.STOP, 86400))
+    tl = an.timeline(recs)
+    fig = plots.dose_figure(tl, ZoneInfo("UTC"))
+    ax, ax2 = fig.axes
+    assert ax.get_ylabel() == "µg per hour" and ax2.get_ylabel() == "µg per 24 h"
+    (line,) = ax2.lines
+    ys = list(line.get_ydata())
+    assert len(ys) == 1 and abs(ys[0] - 1632) < 0.01
+    assert line.get_marker() not in (None, "None", "", " ")  # one point: a marker shows it
+    lo, hi = ax2.get_ylim()
+    assert lo == 0 and ys[0] < hi
+    assert hi == 24 * ax.get_ylim()[1]  # a bar of 68 µg per hour reads as 1,632 per 24 h

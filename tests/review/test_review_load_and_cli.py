@@ -25,7 +25,7 @@ PUMPCTL = [sys.executable, "-c", "from pumphost.cli import main; main()"]
 def test_concurrent_uploads_lose_nothing(server: Server, site: Site, tmp_path: Path) -> None:
     eng = server.engine
     with eng.begin() as c:
-        tokens = [queries.add_device(c, f"L-{i}", "north", "load") for i in range(12)]
+        tokens = [(f"L-{i}", queries.add_device(c, f"L-{i}", "north", "load")) for i in range(12)]
     log = load.make_log(tmp_path, 2)
     res = load.run(server.base, tokens * 2, log, workers=24)  # each pump twice, all at once
     per_log = (log.stat().st_size - 48) // 20
@@ -60,7 +60,7 @@ def small_cohort(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_the_commands_end_to_end(db_url: str, small_cohort: Path, tmp_path: Path) -> None:
     cohort = tmp_path / "cohort"
     shutil.copytree(small_cohort, cohort)
-    env = {**os.environ, "PUMPREVIEW_PASSWORD": "pw for carol"}
+    env = {**os.environ, "PUMPREVIEW_PASSWORD": "pw of the east reviewer"}
     for args in (
         ("review", "add-site", "east", "--tz", "Europe/Berlin"),
         ("review", "add-user", "carol", "--role", "reviewer", "--site", "east"),
@@ -103,5 +103,5 @@ def test_the_commands_end_to_end(db_url: str, small_cohort: Path, tmp_path: Path
     assert "uploaded records" in r.stdout and "ground truth" in r.stdout
     eng = db.engine(db_url)
     with eng.begin() as c:
-        assert queries.login(c, "carol", "pw for carol") is not None
+        assert queries.login(c, "carol", "pw of the east reviewer") is not None
     eng.dispose()

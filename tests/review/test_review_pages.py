@@ -87,7 +87,7 @@ def test_another_sites_patient_is_not_shown(server: Server, site: Site, tmp_path
     p = tmp_path / "s.plog"
     from pumphost.logs import plogfile
 
-    plogfile.write(p, synth.octreotide(600))
+    plogfile.write(p, synth.octreotide(600), plogfile.Ident("S-1"))
     upload(p, server.base, site.tokens["S-1"])
     with server.engine.begin() as conn:
         south = conn.execute(
@@ -137,7 +137,7 @@ def test_hostile_text_is_escaped_and_sql_metacharacters_are_data(
         p = tmp_path / "x'; DROP TABLE uploads; --<i>.plog"
         from pumphost.logs import plogfile
 
-        plogfile.write(p, synth.octreotide(300))
+        plogfile.write(p, synth.octreotide(300), plogfile.Ident("N-1"))
         upload(p, s.base, site.tokens["N-1"])
         c = Client(s.base)
         c.login("alice", PASSWORD)

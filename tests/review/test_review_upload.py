@@ -25,9 +25,10 @@ from pump.logring import LogRing  # noqa: E402
 ENTRY = logrec.ENTRY
 
 
-def plog(tmp: Path, entries: bytes, name: str = "pump.plog") -> Path:
+def plog(tmp: Path, entries: bytes, name: str = "pump.plog", serial: str = "N-1") -> Path:
+    """A pulled log of the pump `serial` (the log names its pump)."""
     p = tmp / name
-    plogfile.write(p, entries)
+    plogfile.write(p, entries, plogfile.Ident(serial))
     return p
 
 
@@ -137,10 +138,10 @@ def test_the_hmac_chain_is_checked_with_the_pumps_key(
     forged[off + 4 : off + ENTRY] = rec
     tok = site.tokens["N-KEY"]
     with pytest.raises(UploadFailed, match="seal at seq .* does not match"):
-        upload(plog(tmp_path, bytes(forged), "forged.plog"), server.base, tok)
+        upload(plog(tmp_path, bytes(forged), "forged.plog", "N-KEY"), server.base, tok)
     assert counts(server) == (0, 0)
     # the same forgery passes a pump without a key (CRCs only): the key is what catches it
-    r = upload(plog(tmp_path, bytes(entries)), server.base, tok)
+    r = upload(plog(tmp_path, bytes(entries), serial="N-KEY"), server.base, tok)
     assert r["new"] == len(entries) // ENTRY
 
 

@@ -38,14 +38,19 @@ def utc_iso(utc: int) -> str:
 
 
 def rows(entries: bytes, internal: bool = False) -> list[Row]:
-    """Intact records in seq order (damaged ones are left out: verify reports them)."""
+    """Intact records in seq order: damaged ones, and any entry whose seq is not above the
+    one before it (out of order or repeated), are left out (verify reports them)."""
     clock = logrec.Clock()
     out: list[Row] = []
     offset = 0  # timeline seconds at the start of this boot, when no UTC is known
     last_t = 0
+    prev = -1
     mv = memoryview(entries)
     for off in range(0, len(entries) - len(entries) % ENTRY, ENTRY):
         seq = int.from_bytes(mv[off : off + 4], "little")
+        if seq <= prev:
+            continue
+        prev = seq
         rec = bytes(mv[off + 4 : off + ENTRY])
         if not logrec.check(rec, seq):
             continue

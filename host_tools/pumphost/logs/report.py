@@ -1,7 +1,9 @@
 """`pumpctl logs report FILE -o report.html`: one self-contained page (plots embedded as PNG).
 
-Delivered against programmed volume, dose per hour and per 24 h, the rate and titration
-history, the alarm timeline, and a header with pump, syringe, drug and period. Vectorised
+Delivered against programmed (cumulative, and per hour and per 24 h, in µg at the programmed
+concentration), the rate and titration history, the alarm timeline, a header with pump,
+syringe, drug, period and the delivered and programmed totals, and a table per 24 h. A log
+that failed verification gets a banner saying what failed, and every plot a stamp. Vectorised
 with numpy, so a million records take seconds."""
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import zlib
 from dataclasses import dataclass
 
 import numpy as np
+from matplotlib.figure import Figure
 
 from pumphost import paths
 
@@ -109,7 +112,7 @@ def decode(entries: bytes) -> Decoded:
     )
 
 
-def _png(fig) -> str:  # noqa: ANN001
+def _png(fig: Figure) -> str:
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=90, bbox_inches="tight")
     return base64.b64encode(buf.getvalue()).decode()
@@ -122,8 +125,10 @@ def _when(t: float, utc: bool) -> str:
 
 
 def _programmed(d: Decoded, at: np.ndarray) -> np.ndarray:
-    """Programmed volume (nL) at times `at`: the rate integrated over running time, per load
-    (a LOAD starts again from 0, as the delivered count does)."""
+    """Programmed volume (nL) at times `at`: the rate integrated over running time (a bolus
+    is in it: the firmware logs the boosted rate while it runs, and the rate after; a clock
+    change is not running time), added up across loads (a LOAD starts the delivered count
+    again from 0, `Totals.cum_nl` adds up)."""
     rate = 0.0  # nL/h
     running = False
     since = 0.0
@@ -137,6 +142,10 @@ def _programmed(d: Decoded, at: np.ndarray) -> np.ndarray:
         if running:
             vol += rate * (t - since) / 3600
         since = t
+        if c == events.CLOCK and d.a[i] >= 0 and d.b[i] > d.a[i]:
+            since += float(d.b[i] - d.a[i])  # the timeline jumps there: no running time
+            ts.append(t)
+            vs.append(base + vol)
         if c == events.LOAD:
             base += vol
             vol = 0.0
@@ -146,7 +155,7 @@ def _programmed(d: Decoded, at: np.ndarray) -> np.ndarray:
             running = True
         if c in (events.PAUSE, events.STOP, events.COMPLETE, events.FAULT):
             running = False
-        ts.append(t)
+        ts.append(since)
         vs.append(base + vol)
     if running and len(at):
         end = float(at.max())
@@ -157,87 +166,165 @@ def _programmed(d: Decoded, at: np.ndarray) -> np.ndarray:
     return np.interp(at, np.array(ts), np.array(vs))
 
 
-def build(entries: bytes, title: str, drug: str, verified: str) -> str:
-    import matplotlib
+@dataclass
+class Totals:
+    """Delivered and programmed, cumulative, at the delivered-count points of the record (each
+    LOAD, where the count starts again, and each DELIVERED record), in nL and in µg at the
+    concentration programmed at the time (mL only if a program had none)."""
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    hours: np.ndarray  # since the record's first time
+    cum_nl: np.ndarray  # delivered (the pump's step count), added up across loads
+    prog_nl: np.ndarray  # programmed, the same way
+    cum_ug: np.ndarray
+    prog_ug: np.ndarray
+    conc: bool  # every program gave a concentration (µg is meaningful)
+    span_h: float  # the record's length
 
-    d = decode(entries)
-    utc = d.utc_known
+    @property
+    def unit(self) -> str:
+        return "µg" if self.conc else "mL"
+
+    def series(self) -> tuple[np.ndarray, np.ndarray]:
+        """Delivered and programmed, cumulative, in the report's unit (µg or mL)."""
+        if self.conc:
+            return self.cum_ug, self.prog_ug
+        return self.cum_nl / 1e6, self.prog_nl / 1e6
+
+    def between(self, edges: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Delivered and programmed in each interval between `edges` (hours), in the unit."""
+        dl, pr = self.series()
+        if len(self.hours) == 0:
+            return np.zeros(max(len(edges) - 1, 0)), np.zeros(max(len(edges) - 1, 0))
+        return (
+            np.diff(np.interp(edges, self.hours, dl)),
+            np.diff(np.interp(edges, self.hours, pr)),
+        )
+
+    def delivered_nl(self) -> float:
+        return float(self.cum_nl[-1] - self.cum_nl[0]) if len(self.cum_nl) else 0.0
+
+    def programmed_nl(self) -> float:
+        return float(self.prog_nl[-1] - self.prog_nl[0]) if len(self.prog_nl) else 0.0
+
+
+def totals(d: Decoded) -> Totals:
     t0 = float(d.t.min()) if len(d.t) else 0.0
-    hours = (d.t - t0) / 3600.0
-    xl = "hours since " + _when(t0, utc)
-    figs: list[tuple[str, str]] = []
-
-    # delivered (cumulative over loads) and programmed
     dl = d.code == events.DELIVERED
-    load_at = np.flatnonzero(d.code == events.LOAD)
+    is_load = d.code == events.LOAD
+    load_at = np.flatnonzero(is_load)
     # each LOAD restarts the delivered count: add what the loads before it delivered
     rows = np.arange(len(d.code))
     d_rows = rows[dl]
     before_load = np.searchsorted(d_rows, load_at) - 1  # last DELIVERED before each LOAD
-    gave = np.where(before_load >= 0, d.a[d_rows[np.maximum(before_load, 0)]], 0).astype(float)
+    last = d.a[d_rows[np.maximum(before_load, 0)]] if len(d_rows) else np.zeros(len(load_at))
+    gave = np.where(before_load >= 0, last, 0).astype(float)
     carry_at_load = np.cumsum(gave)
     k = np.searchsorted(load_at, rows, side="right") - 1  # the load each row belongs to
     carry = np.where(k >= 0, carry_at_load[np.maximum(k, 0)] if len(load_at) else 0.0, 0.0)
-    deliv = np.where(dl, d.a.astype(float) + carry, np.nan)
-    prog = _programmed(d, d.t[dl])
-    fig, ax = plt.subplots(figsize=(9, 3.2))
-    thin = slice(None, None, max(1, int(dl.sum()) // 4000))  # a plot needs no more points
-    ax.plot(hours[dl][thin], deliv[dl][thin] / 1e6, label="delivered (pump's step count)")
-    ax.plot(hours[dl][thin], prog[thin] / 1e6, "--", label="programmed")
-    ax.set_xlabel(xl)
-    ax.set_ylabel("mL")
-    ax.legend()
-    ax.set_title("Delivered against programmed volume")
-    figs.append(("Volume", _png(fig)))
-    plt.close(fig)
-
-    # dose per hour and per 24 h (ug, at the programmed concentration)
-    conc = 0.0
+    pts = rows[dl | is_load]  # a LOAD is a point too: the count is 0 there
+    cum = np.where(dl[pts], d.a[pts].astype(float), 0.0) + carry[pts]
+    prog = _programmed(d, d.t[pts].astype(float))
+    # the concentration of the program in force at each point (by record order)
     pr = np.flatnonzero(d.code == events.PROGRAM)
-    if len(pr):
-        conc = float(d.b[pr[-1]])
-    if dl.sum() > 1:
-        h_all = hours[dl]
-        v_all = deliv[dl]
-        edges = np.arange(0, np.ceil(h_all.max()) + 1)
-        at_edges = np.interp(edges, h_all, v_all)
-        per_h = np.diff(at_edges)  # nL per hour
-        unit, scale = ("ug", conc / 1e6) if conc else ("mL", 1e-6)
-        fig, ax = plt.subplots(figsize=(9, 3.2))
-        ax.stairs(per_h * scale, edges, fill=True, label=f"{unit} per hour")
-        if len(per_h) >= 24:
-            day = np.convolve(per_h, np.ones(24), "valid") * scale
-            ax2 = ax.twinx()
-            ax2.plot(edges[24:], day, color="C1", label=f"{unit} per 24 h (rolling)")
-            ax2.set_ylabel(f"{unit} per 24 h")
-        ax.set_xlabel(xl)
-        ax.set_ylabel(f"{unit} per hour")
-        ax.set_title("Dose per hour and per 24 h" + ("" if conc else " (no concentration)"))
-        figs.append(("Dose", _png(fig)))
-        plt.close(fig)
+    conc = bool(len(pr)) and bool((d.b[pr] > 0).all())
+    if conc:
+        j = np.searchsorted(pr, pts, side="right") - 1
+        c = np.where(j >= 0, d.b[pr[np.maximum(j, 0)]], d.b[pr[0]]).astype(float)
+        c_prev = c[:-1]  # an interval at the concentration in force at its start
+
+        def ug(nl: np.ndarray) -> np.ndarray:
+            return np.concatenate([[0.0], np.cumsum(np.diff(nl) * c_prev / 1e6)])
+
+        cum_ug, prog_ug = ug(cum), ug(prog)
+    else:
+        cum_ug = prog_ug = np.zeros(len(pts))
+    hours = (d.t[pts] - t0) / 3600.0
+    span = float(d.t.max() - t0) / 3600.0 if len(d.t) else 0.0
+    return Totals(hours.astype(float), cum, prog, cum_ug, prog_ug, conc, span)
+
+
+def _stamp(fig: Figure, unverified: bool) -> None:
+    """A plot from a log that failed verification says so on its face, wherever it ends up."""
+    if unverified:
+        fig.text(0.99, 0.98, "NOT VERIFIED", color="#b00020", fontsize=11, weight="bold",
+                 ha="right", va="top")  # fmt: skip
+
+
+def figures(d: Decoded, unverified: bool = False) -> list[tuple[str, Figure]]:
+    """The report's plots (matplotlib Figures, not drawn yet), each over the record's whole
+    span on the same hours axis."""
+    utc = d.utc_known
+    t0 = float(d.t.min()) if len(d.t) else 0.0
+    hours = (d.t - t0) / 3600.0
+    xl = "hours since " + _when(t0, utc)
+    tot = totals(d)
+    xlim = (0.0, tot.span_h if tot.span_h > 0 else 1.0)
+    unit = tot.unit
+    figs: list[tuple[str, Figure]] = []
+
+    # delivered (cumulative over loads) and programmed
+    fig = Figure(figsize=(9, 3.2))
+    ax = fig.subplots()
+    cum, prog = tot.series()
+    thin = slice(None, None, max(1, len(tot.hours) // 4000))  # a plot needs no more points
+    ax.plot(tot.hours[thin], cum[thin], label="delivered (pump's step count)")
+    ax.plot(tot.hours[thin], prog[thin], "--", label="programmed")
+    ax.set_ylabel(unit)
+    ax.set_ylim(bottom=0)
+    ax.legend(loc="upper left", fontsize=8)
+    ax.set_title(f"Delivered against programmed, cumulative ({unit})")
+    figs.append(("Delivered", fig))
+
+    # dose per hour; per 24 h on the right, the same scale x 24
+    edges = np.arange(0, max(np.ceil(xlim[1]), 1) + 1)
+    per_h, prog_h = tot.between(edges)
+    fig = Figure(figsize=(9, 3.2))
+    ax = fig.subplots()
+    ax.stairs(per_h, edges, fill=True, alpha=0.6, label=f"delivered, {unit} per hour")
+    ax.stairs(prog_h, edges, color="k", linewidth=1, label=f"programmed, {unit} per hour")
+    ax.set_ylabel(f"{unit} per hour")
+    top = max(float(per_h.max(initial=0)), float(prog_h.max(initial=0))) * 1.15 or 1.0
+    ax.set_ylim(0, top)
+    ax2 = ax.twinx()
+    ax2.set_ylim(0, 24 * top)  # a bar at h per hour reads as 24 h per 24 h
+    ax2.set_ylabel(f"{unit} per 24 h")
+    d_edges = _day_edges(tot.span_h)
+    d_edges = d_edges[: 1 + int(np.count_nonzero(np.diff(d_edges) >= 24 - 1e-9))]  # full days
+    if len(d_edges) > 1:
+        ax2.stairs(tot.between(d_edges)[0], d_edges, color="C1", linewidth=2, linestyle="--",
+                   label=f"delivered in each 24 h from the start, {unit}")  # fmt: skip
+    if len(per_h) > 24:
+        day = np.convolve(per_h, np.ones(24), "valid")
+        ax2.plot(edges[24:], day, color="C2", label=f"delivered in the 24 h before, {unit}")
+    if ax2.get_legend_handles_labels()[0]:
+        ax2.legend(loc="lower right", fontsize=8)
+    ax.legend(loc="lower left", fontsize=8)
+    ax.set_title(
+        f"Dose per hour and per 24 h ({unit})" + ("" if tot.conc else ", no concentration")
+    )
+    figs.append(("Dose", fig))
 
     # rate and titration history
     rt = np.flatnonzero((d.code == events.RATE) & (d.b > 0))
-    fig, ax = plt.subplots(figsize=(9, 2.8))
+    pr = np.flatnonzero(d.code == events.PROGRAM)
+    fig = Figure(figsize=(9, 2.8))
+    ax = fig.subplots()
     if len(rt):
         ax.step(hours[rt], d.a[rt] / d.b[rt] / 1e6, where="post", label="rate (mL/h)")
-        end = hours.max() if len(hours) else 0
-        ax.hlines(d.a[rt[-1]] / d.b[rt[-1]] / 1e6, hours[rt[-1]], end)
+        ax.hlines(d.a[rt[-1]] / d.b[rt[-1]] / 1e6, hours[rt[-1]], xlim[1])
     for i in pr:
-        ax.annotate(f"{int(d.a[i])} ug/24 h @ {int(d.b[i])} ug/mL", (hours[i], 0),
-                    rotation=90, fontsize=7, va="bottom")  # fmt: skip
-    ax.set_xlabel(xl)
+        if d.b[i] > 0:
+            ax.annotate(f"{int(d.a[i])} µg/24 h @ {int(d.b[i])} µg/mL", (hours[i], 0),
+                        rotation=90, fontsize=7, va="bottom")  # fmt: skip
     ax.set_ylabel("mL/h")
+    ax.set_ylim(bottom=0)
     ax.set_title("Rate and titration history")
-    figs.append(("Rate", _png(fig)))
-    plt.close(fig)
+    figs.append(("Rate", fig))
 
     # alarm timeline
     al = np.flatnonzero(d.code == events.ALARM)
-    fig, ax = plt.subplots(figsize=(9, 2.6))
+    fig = Figure(figsize=(9, 2.6))
+    ax = fig.subplots()
     kinds = sorted({int(d.a[i]) for i in al})
     marks = {
         1: ("o", "raised"),
@@ -250,43 +337,141 @@ def build(entries: bytes, title: str, drug: str, verified: str) -> str:
         if sel:
             ax.scatter(hours[sel], [kinds.index(int(d.a[i])) for i in sel], marker=m, label=label)
     ax.set_yticks(range(len(kinds)), [_ALARM_KINDS.get(k, f"alarm {k}") for k in kinds])
-    ax.set_xlabel(xl)
     ax.set_title("Alarms" if kinds else "Alarms: none")
     if kinds:
         ax.legend(fontsize=7)
-    figs.append(("Alarms", _png(fig)))
-    plt.close(fig)
+    figs.append(("Alarms", fig))
 
+    for _, f in figs:
+        for a in f.axes[:1]:
+            a.set_xlim(*xlim)
+            a.set_xlabel(xl)
+        _stamp(f, unverified)
+    return figs
+
+
+def _mass(nl: float, ug: float | None) -> str:
+    ml = f"{nl / 1e6:,.3f} mL"
+    return f"{ug:,.1f} µg ({ml})" if ug is not None else ml
+
+
+def _day_edges(span_h: float) -> np.ndarray:
+    """0, 24, 48 ... hours, and the record's end (the last day may be short)."""
+    if span_h <= 0:
+        return np.zeros(1)
+    return np.append(np.arange(0, span_h - 1e-9, 24.0), span_h)
+
+
+def _day_rows(tot: Totals) -> list[tuple[str, str, str]]:
+    """(period, delivered, programmed) for each 24 h from the record's start; the last one
+    may be shorter, and says so."""
+    if tot.span_h <= 0:
+        return []
+    edges = _day_edges(tot.span_h)
+    dl, pr = tot.between(edges)
+    out = []
+    for a, b, x, y in zip(edges[:-1], edges[1:], dl, pr, strict=True):
+        part = "" if b - a >= 24 - 1e-9 else f" ({b - a:.2f} h only)"
+        fmt = "{:,.1f} µg" if tot.conc else "{:,.3f} mL"
+        out.append((f"{a:g}-{b:.4g} h{part}", fmt.format(x), fmt.format(y)))
+    return out
+
+
+_CSS = (
+    "body{font-family:sans-serif;max-width:60em;margin:auto}th{text-align:left;"
+    "padding-right:1em}td.n{text-align:right}img{max-width:100%}"
+    ".unverified{background:#b00020;color:#fff;padding:1em 1.5em;margin:1em 0;"
+    "border:4px solid #600;font-size:1.1em}.unverified h2{margin:0 0 .3em}"
+    ".unverified li{margin:.2em 0}"
+)
+
+
+def build(
+    entries: bytes,
+    title: str,
+    drug: str,
+    verified: str,
+    problems: list[str] | None = None,
+) -> str:
+    """The page. `verified` is the verify line ("clean" or why not); `problems` what verify
+    found wrong: any at all (or a `verified` other than "clean") puts a banner above
+    everything, saying what failed, and stamps every plot NOT VERIFIED."""
+    d = decode(entries)
+    utc = d.utc_known
+    t0 = float(d.t.min()) if len(d.t) else 0.0
+    hours = (d.t - t0) / 3600.0
+    problems = list(problems or [])
+    unverified = bool(problems) or verified != "clean"
+    if unverified and not problems:
+        problems = [verified]
+    tot = totals(d)
+    figs = [(n, _png(f)) for n, f in figures(d, unverified)]
+
+    load_at = np.flatnonzero(d.code == events.LOAD)
+    pr = np.flatnonzero(d.code == events.PROGRAM)
     loads = [
         f"{_SYRINGE_NAMES.get(int(d.a[i]), f'syringe {int(d.a[i])}')}, "
         f"{d.b[i] / 1e6:g} mL at {hours[i]:.2f} h"
         for i in load_at
     ]
-    progs = [f"{int(d.a[i])} ug/24 h at {int(d.b[i])} ug/mL ({hours[i]:.2f} h)" for i in pr]
+    progs = [
+        f"{int(d.a[i])} µg/24 h at {int(d.b[i])} µg/mL ({hours[i]:.2f} h)"
+        if d.b[i] > 0
+        else f"a mL/h rate, no dose ({hours[i]:.2f} h)"
+        for i in pr
+    ]
     boots = int(np.count_nonzero(d.code == events.BOOT))
     period = (
         f"{_when(float(d.t.min()), utc)} to {_when(float(d.t.max()), utc)}"
         if len(d.t)
         else "no records"
     )
+    dug = float(tot.cum_ug[-1]) if tot.conc and len(tot.cum_ug) else None
+    pug = float(tot.prog_ug[-1]) if tot.conc and len(tot.prog_ug) else None
     head = [
         ("pump", title),
         ("syringe", "; ".join(loads) or "no load recorded"),
         ("drug", drug),
         ("programs", "; ".join(progs) or "none recorded"),
-        ("period", period),
+        ("period", period + (f" ({tot.span_h:.2f} h)" if len(d.t) else "")),
+        ("delivered", _mass(tot.delivered_nl(), dug) + ", the pump's step count"),
+        ("programmed", _mass(tot.programmed_nl(), pug)),
         ("records", f"{len(d.seq)} (seq {d.seq.min()}..{d.seq.max()})" if len(d.seq) else "0"),
         ("boots", str(boots)),
         ("verify", verified),
     ]
-    rows = "".join(f"<tr><th>{html.escape(k)}</th><td>{html.escape(v)}</td></tr>" for k, v in head)
+    rows = "".join(
+        f'<tr><th>{html.escape(k)}</th><td id="{html.escape(k)}">{html.escape(v)}</td></tr>'
+        for k, v in head
+    )
+    days = "".join(
+        f"<tr><td>{html.escape(p)}</td><td class='n'>{html.escape(x)}</td>"
+        f"<td class='n'>{html.escape(y)}</td></tr>"
+        for p, x, y in _day_rows(tot)
+    )
+    day_table = (
+        "<h2>Per 24 h</h2><table id='per-24h'><tr><th>hours since the start</th>"
+        f"<th>delivered</th><th>programmed</th></tr>{days}</table>"
+        if days
+        else ""
+    )
+    banner = ""
+    if unverified:
+        items = "".join(f"<li>{html.escape(p)}</li>" for p in problems[:20])
+        more = f"<li>and {len(problems) - 20} more</li>" if len(problems) > 20 else ""
+        banner = (
+            "<div class='unverified' id='not-verified' role='alert'><h2>NOT VERIFIED</h2>"
+            "<p>This log failed verification: records may be missing, damaged or altered, so "
+            "the figures and plots below may not be what the pump recorded. What failed:</p>"
+            f"<ul>{items}{more}</ul></div>"
+        )
     imgs = "".join(
         f'<h2>{html.escape(n)}</h2><img alt="{html.escape(n)}" src="data:image/png;base64,{p}">'
         for n, p in figs
     )
+    name = "Pump log report" + (" (NOT VERIFIED)" if unverified else "")
     return (
-        "<!doctype html><html><head><meta charset='utf-8'><title>Pump log report</title>"
-        "<style>body{font-family:sans-serif;max-width:60em;margin:auto}th{text-align:left;"
-        "padding-right:1em}img{max-width:100%}</style></head><body><h1>Pump log report</h1>"
-        f"<table>{rows}</table>{imgs}</body></html>"
+        f"<!doctype html><html><head><meta charset='utf-8'><title>{name}</title>"
+        f"<style>{_CSS}</style></head><body>{banner}<h1>{name}</h1>"
+        f"<table id='summary'>{rows}</table>{day_table}{imgs}</body></html>"
     )

@@ -4,6 +4,7 @@ the cohort table is made of. Pure functions of the records (no database, no page
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
 from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
@@ -119,7 +120,8 @@ def timeline(recs: list[Rec]) -> Timeline:
         since = t
         tl.pt.append(t)
         tl.pug.append(p_ug)
-        if c in (events.STOP, events.COMPLETE) and nl_per_step:
+        # Their counts are to the step (a pause's: 0 before issue 18, which changes nothing).
+        if c in (events.STOP, events.COMPLETE, events.PAUSE) and nl_per_step:
             deliver_to(round(r.a * nl_per_step), t)
         if c == events.LOAD:
             syr_nl = 0
@@ -166,14 +168,45 @@ def timeline(recs: list[Rec]) -> Timeline:
     return tl
 
 
-def seq_gaps(seqs_by_device: dict[int, list[int]]) -> list[tuple[int, int, int]]:
-    """(device, first missing seq, last missing seq) between stored records: not uploaded."""
+def seq_gaps(
+    seqs_by_device: dict[int, list[int]], anchors: dict[int, dict[int, int]] | None = None
+) -> list[tuple[int, int, int, int | None]]:
+    """(device, first missing seq, last missing seq, burned) between stored records. anchors:
+    per device, each stored TIME anchor's seq and the seqs it says the pump burned since the
+    anchor before (a power cut at boot, a failed write, a sector's unused end: never written).
+    burned is the seq of the anchor that accounts for the gap, when every seq missing between
+    it and the stored anchor before is accounted for; else None: not uploaded (or overwritten
+    on the pump)."""
     out = []
     for dev, seqs in seqs_by_device.items():
-        for a, b in zip(seqs, seqs[1:], strict=False):
-            if b > a + 1:
-                out.append((dev, a + 1, b - 1))
+        burns = (anchors or {}).get(dev, {})
+        at = sorted(burns)
+        gaps = [(a + 1, b - 1) for a, b in zip(seqs, seqs[1:], strict=False) if b > a + 1]
+        nxt = [at[i] if (i := bisect.bisect_right(at, b)) < len(at) else None for _, b in gaps]
+        missing: dict[int, int] = {}
+        for (a, b), n in zip(gaps, nxt, strict=True):
+            if n is not None:
+                missing[n] = missing.get(n, 0) + b - a + 1
+        for (a, b), n in zip(gaps, nxt, strict=True):
+            ok = n is not None and missing[n] <= burns[n]
+            out.append((dev, a, b, n if ok else None))
     return out
+
+
+CLOCK_FROM = 1577836800  # the log epoch (2020): a pump's clock is never set before it
+
+
+def clock_set(t: float) -> bool:
+    """Whether a timeline time is the device's UTC (its clock was set): a pump whose clock was
+    never set has its records timed from its uptime, from 0 (decode), never 2020 or later."""
+    return t >= CLOCK_FROM
+
+
+def unset_time(t: float) -> str:
+    """A time on the timeline of a pump whose clock was never set: the day and time since
+    the record began (pump uptime), never a 1970 date."""
+    t = int(t)
+    return f"clock not set: day {t // 86400 + 1}, {t // 3600 % 24:02d}:{t // 60 % 60:02d}"
 
 
 @dataclass
@@ -199,8 +232,13 @@ def _day_edges(tl: Timeline, tz: ZoneInfo) -> list[dt.datetime]:
 
 
 def per_day(tl: Timeline, tz: ZoneInfo) -> list[Day]:
+    """Delivered and programmed per local day at the site; with the clock never set, per
+    24 h of the record ("clock not set: day N")."""
     if not tl.dt:
         return []
+    unset = not clock_set(tl.t1)
+    if unset:  # uptime from 0: days of the record, not of the calendar
+        tz = ZoneInfo("UTC")
     edges = _day_edges(tl, tz)
     ts = np.array([e.timestamp() for e in edges])
     dl = np.diff(tl.delivered_between(ts))
@@ -213,7 +251,7 @@ def per_day(tl: Timeline, tz: ZoneInfo) -> list[Day]:
         inside = [(max(a, lo), min(b, hi)) for a, b in ps if a < hi and b > lo]
         out.append(
             Day(
-                date=edges[i].date().isoformat(),
+                date=unset_time(lo).split(",")[0] if unset else edges[i].date().isoformat(),
                 delivered_ug=float(dl[i]),
                 programmed_ug=float(pr[i]),
                 dose_end=doses[-1] if doses else None,

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import csv
 import io
+import time
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -26,13 +27,13 @@ from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from pumphost.review import analysis, auth, cohort, db, ingest, plots, queries
+from pumphost.review import analysis, auth, cohort, db, ingest, logins, plots, queries
 from pumphost.review.figcache import FigureCache
 from pumphost.review.queries import User
 
 HERE = Path(__file__).parent
 templates = Jinja2Templates(directory=str(HERE / "templates"))  # autoescapes .html
-SESSION_S = 8 * 3600
+SESSION_S = int(logins.Policy.session_s)
 
 
 class Headers:
@@ -64,12 +65,16 @@ def _fmt_t(t: int | None, tz: ZoneInfo) -> str:
 
     if t is None:
         return "-"
+    if not analysis.clock_set(t):
+        return analysis.unset_time(t)
     return dt.datetime.fromtimestamp(t, tz).strftime("%Y-%m-%d %H:%M %Z")
 
 
 def _utc(t: int | None) -> str:
     import datetime as dt
 
+    if t is not None and not analysis.clock_set(t):
+        return "clock not set"
     return "" if t is None else dt.datetime.fromtimestamp(t, dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
@@ -86,7 +91,8 @@ templates.env.filters["utc"] = _utc
 templates.env.filters["dur"] = _dur
 
 
-def create_app(engine: Engine) -> Starlette:
+def create_app(engine: Engine, policy: logins.Policy | None = None) -> Starlette:
+    policy = policy or logins.Policy()
     db.migrate(engine)
     with engine.begin() as conn:
         secret = queries.secret(conn)
@@ -108,9 +114,12 @@ def create_app(engine: Engine) -> Starlette:
 
         return run_in_threadpool(run)
 
+    def session_user(conn: Connection, sid: object) -> User | None:
+        uid = logins.session_user(conn, sid, time.time())  # None once logged out or expired
+        return None if uid is None else queries.user(conn, uid)
+
     async def current(request: Request) -> User:
-        uid = request.session.get("uid")
-        u = await tx(queries.user, uid) if isinstance(uid, int) else None
+        u = await tx(session_user, request.session.get("sid"))
         if u is None:
             raise HTTPException(303, headers={"location": "/login"})
         return u
@@ -131,17 +140,39 @@ def create_app(engine: Engine) -> Starlette:
     async def login_get(request: Request) -> Response:
         return page(request, "login.html")
 
+    def address(request: Request) -> str:
+        return request.client.host if request.client else "unknown"
+
     async def login_post(request: Request) -> Response:
         form = await form_checked(request)
-        uid = await tx(queries.login, str(form.get("username", "")), str(form.get("password", "")))
-        if uid is None:
+        name, pw = str(form.get("username", "")), str(form.get("password", ""))
+        addr = address(request)
+        until = await tx(logins.begin, policy, name, addr, time.time())
+        if until is not None:  # locked: the password is not even looked at
+            wait = max(1, int(until - time.time()))
+            resp = page(request, "login.html", 429, error="too many failed log-ins for this "
+                        "user name or from this address: try again in "
+                        f"{_dur(wait)}, or ask an administrator")  # fmt: skip
+            resp.headers["retry-after"] = str(wait)
+            return resp
+        uid = await tx(queries.login, name, pw)
+
+        def done(conn: Connection) -> str | None:
+            now = time.time()
+            who = uid if uid is not None else logins.user_id(conn, name)
+            logins.finish(conn, policy, name, addr, who, uid is not None, now)
+            return None if uid is None else logins.new_session(conn, policy, uid, now)
+
+        sid = await tx(done)
+        if sid is None:
             return page(request, "login.html", 401, error="wrong user name or password")
         request.session.clear()  # a new session on login: nothing carried over
-        request.session["uid"] = uid
+        request.session["sid"] = sid
         return RedirectResponse("/", 303)
 
     async def logout(request: Request) -> Response:
         await form_checked(request)
+        await tx(logins.end_session, request.session.get("sid"), address(request))
         request.session.clear()
         return RedirectResponse("/login", 303)
 
@@ -168,7 +199,9 @@ def create_app(engine: Engine) -> Starlette:
         recs, asg = queries.patient_records(conn, pid)
         tz = ZoneInfo(p.tz)
         tl = analysis.timeline(recs)
-        seqs = queries.device_seqs(conn, sorted({a.device_id for a in asg}))
+        devs = sorted({a.device_id for a in asg})
+        seqs = queries.device_seqs(conn, devs)
+        burns = queries.device_anchors(conn, devs)
         serial = {a.device_id: a.serial for a in asg}
         return {
             "p": p,
@@ -178,7 +211,7 @@ def create_app(engine: Engine) -> Starlette:
             "recs": len(recs),
             "days": analysis.per_day(tl, tz) if recs else [],
             "fig": analysis.figures(tl),
-            "seq_gaps": [(serial[d], a, b) for d, a, b in analysis.seq_gaps(seqs)],
+            "seq_gaps": [(serial[d], a, b, n) for d, a, b, n in analysis.seq_gaps(seqs, burns)],
         }
 
     async def patient(request: Request) -> Response:

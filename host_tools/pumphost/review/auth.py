@@ -16,6 +16,35 @@ _ph = PasswordHasher()
 _DUMMY = _ph.hash("not a password")
 
 
+MIN_PASSWORD = 12
+MAX_PASSWORD = 1024
+# Long enough to pass the length rule and still among the most common (breach lists).
+_COMMON = frozenset(
+    "123456789012 1234567890123 12345678901234 password1234 password12345 password123456 "
+    "qwertyuiop12 qwertyuiopas 1q2w3e4r5t6y 1qaz2wsx3edc qwerty123456 abcdefghijkl "
+    "iloveyou1234 passwordpassword letmein12345 welcome12345 administrator changeme1234 "
+    "trustno1trustno1 correcthorsebatterystaple".split()
+)
+
+
+def password_problem(password: str, username: str) -> str | None:
+    """Why a new password is refused (NIST SP 800-63B style: length, not composition), or
+    None: at least 12 characters, at least 5 different ones, not containing the user name,
+    not a well-known one."""
+    if len(password) < MIN_PASSWORD:
+        return f"the password must have at least {MIN_PASSWORD} characters (a few words do)"
+    if len(password) > MAX_PASSWORD:
+        return f"the password must have at most {MAX_PASSWORD} characters"
+    if len(set(password)) < 5:
+        return "the password must have at least 5 different characters"
+    name = username.strip().lower()
+    if len(name) >= 3 and name in password.lower():
+        return "the password must not contain the user name"
+    if "".join(password.lower().split()) in _COMMON:
+        return "the password is one of the best known ones: choose another"
+    return None
+
+
 def hash_password(password: str) -> str:
     return _ph.hash(password)
 

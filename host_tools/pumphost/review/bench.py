@@ -63,7 +63,7 @@ def one_db(url: str, pumps: int, days: int, workers: int, work: Path, budget: fl
         queries.add_user(c, "bench", PASSWORD, "admin", [])
         tokens = []
         for i in range(pumps):
-            tokens.append(queries.add_device(c, f"B-{i:03d}", "bench", "bench"))
+            tokens.append((f"B-{i:03d}", queries.add_device(c, f"B-{i:03d}", "bench", "bench")))
             queries.assign(c, f"B-{i:03d}", f"BP-{i:03d}")
     log = load.make_log(work, days)
     port = _port()

@@ -21,16 +21,28 @@ def _db(url: str | None) -> str:
 
 
 def _engine(url: str | None):  # noqa: ANN202
+    from sqlalchemy.exc import ArgumentError, SQLAlchemyError
+
     from pumphost.review import db
 
-    eng = db.engine(_db(url))
-    db.migrate(eng)
+    try:
+        eng = db.engine(_db(url))
+        db.migrate(eng)
+    except (ArgumentError, SQLAlchemyError) as e:
+        _fail(f"database {_db(url)}: {_why(e)}")
     return eng
 
 
 def _fail(msg: str, code: int = 2) -> None:
     click.echo(f"pumpctl: {msg}", err=True)
     sys.exit(code)
+
+
+def _why(e: Exception) -> str:
+    """One line: a database error without its SQL and parameters (hashes, tokens)."""
+    orig = getattr(e, "orig", None)
+    text = str(orig if orig is not None else e).strip().splitlines()
+    return text[0] if text else type(e).__name__
 
 
 db_option = click.option("--db", "db_url", default=None, help=DB_HELP + DB_DEFAULT)
@@ -69,7 +81,7 @@ def add_site(db_url: str | None, code: str, name: str | None, tz: str) -> None:
         try:
             queries.add_site(conn, code, name or code, tz)
         except Exception as e:  # noqa: BLE001 - unknown zone, duplicate code: say which
-            _fail(f"add-site: {e}")
+            _fail(f"add-site: {_why(e)}")
     click.echo(f"site {code} ({tz})")
 
 
@@ -89,7 +101,7 @@ def add_user(
         try:
             queries.add_user(conn, username, password, role, list(sites))
         except Exception as e:  # noqa: BLE001
-            _fail(f"add-user: {e}")
+            _fail(f"add-user: {_why(e)}")
     click.echo(f"user {username} ({role}{', sites ' + ', '.join(sites) if sites else ''})")
 
 
@@ -99,18 +111,47 @@ def add_user(
 @click.option("--site", required=True)
 @click.option("--label", default="")
 @click.option("--key", "key_hex", default=None, help="The pump's HMAC key (hex), if it has one.")
+@click.option(
+    "--uid",
+    default=None,
+    help="The board's unique id (16 hex digits, `pumpctl --port PORT serial`), if known; else "
+    "the first log naming both serial and board makes it known.",
+)
 def add_device(
-    db_url: str | None, serial: str, site: str, label: str, key_hex: str | None
+    db_url: str | None,
+    serial: str,
+    site: str,
+    label: str,
+    key_hex: str | None,
+    uid: str | None,
 ) -> None:
-    """A pump; prints its upload token (shown once: the service keeps only a hash)."""
+    """A pump by the serial it keeps (1-12 letters, digits, '.', '_', '-'; its logs name it,
+    and uploads under its token must); prints its upload token (shown once: the service
+    keeps only a hash)."""
     from pumphost.review import queries
 
     with _engine(db_url).begin() as conn:
         try:
-            token = queries.add_device(conn, serial, site, label, key_hex)
+            token = queries.add_device(conn, serial, site, label, key_hex, uid)
         except Exception as e:  # noqa: BLE001
-            _fail(f"add-device: {e}")
+            _fail(f"add-device: {_why(e)}")
     click.echo(token)
+
+
+@review.command()
+@db_option
+@click.argument("username", required=False)
+@click.option("--address", default=None, help="A client address to unlock as well (or alone).")
+def unlock(db_url: str | None, username: str | None, address: str | None) -> None:
+    """Clear a user name's (or a client address's) failed logins and lock."""
+    from pumphost.review import logins
+
+    if username is None and address is None:
+        _fail("unlock: give a user name, --address, or both")
+    with _engine(db_url).begin() as conn:
+        n = logins.unlock(conn, username, address)
+    what = " and ".join(x for x in (username, address) if x is not None)
+    click.echo(f"{what}: unlocked ({n} failed-login records cleared)")
 
 
 def _when(text: str | None) -> int | None:
@@ -136,7 +177,7 @@ def assign(
         try:
             queries.assign(conn, serial, patient, _when(start), _when(end))
         except Exception as e:  # noqa: BLE001
-            _fail(f"assign: {e}")
+            _fail(f"assign: {_why(e)}")
     click.echo(f"{serial} -> {patient}")
 
 
@@ -146,17 +187,19 @@ def assign(
 @click.option("--token", required=True, envvar="PUMP_UPLOAD_TOKEN", help="The pump's token.")
 def upload(file: Path, server: str, token: str) -> None:
     """Upload a pulled log to the review service (re-uploading stores nothing twice)."""
-    from pumphost.review.client import UploadFailed
+    from pumphost.review.client import BadServer, UploadFailed
     from pumphost.review.client import upload as do_upload
 
     try:
         r = do_upload(file, server, token)
     except UploadFailed as e:
-        _fail(f"logs upload: {e}", 1)
+        _fail(f"logs upload: {e}", 2 if isinstance(e, BadServer) else 1)
     click.echo(
         f"{file}: {r['new']} new records stored for {r['device']} ({r['entries']} in the file, "
         f"{r['duplicates']} already there; seq {r['first_seq']}..{r['last_seq']})"
     )
+    for note in r.get("notes") or []:  # type: ignore[union-attr]
+        click.echo(f"  note: {note}")
 
 
 @click.group()
@@ -178,6 +221,8 @@ def simulate(patients: int, days: int, seed: int, plant_alarms: int, jobs: int, 
 
     if patients < 1 or days < 1:
         _fail("cohort simulate: --patients and --days must be at least 1")
+    if len(f"SIM-{seed}-{patients:02d}") > 12:  # a pump keeps a serial of 12 at most
+        _fail("cohort simulate: --seed and --patients too large for the pumps' serials")
     truths = sim.simulate(patients, days, seed, out, plant_alarms, jobs)
     esc = sum(t.escalated for t in truths)
     click.echo(f"{out}: {len(truths)} logs ({esc} escalated) and truth.json")
@@ -194,14 +239,18 @@ def enrol(db_url: str | None, directory: Path, site: str, tz: str) -> None:
     from pumphost.review.simulate import load_truth
 
     tokens = {}
-    with _engine(db_url).begin() as conn:
+    with _engine(db_url).begin() as conn:  # all or nothing: a refusal changes nothing
         try:
             queries.site_id(conn, site)
         except LookupError:
             queries.add_site(conn, site, f"simulated cohort {site}", tz)
         for t in load_truth(directory):
-            tokens[t.serial] = queries.add_device(conn, t.serial, site, "simulated")
-            queries.assign(conn, t.serial, t.code)
+            try:
+                tokens[t.serial] = queries.add_device(conn, t.serial, site, "simulated")
+                queries.assign(conn, t.serial, t.code)
+            except (ValueError, LookupError) as e:
+                _fail(f"cohort enrol: {_why(e)} (enrolled before? its token is in "
+                      f"{directory / 'tokens.json'}); nothing changed")  # fmt: skip
     (directory / "tokens.json").write_text(json.dumps(tokens, indent=1))
     click.echo(f"{len(tokens)} pumps enrolled at site {site}; tokens in {directory}/tokens.json")
 
@@ -211,10 +260,14 @@ def enrol(db_url: str | None, directory: Path, site: str, tz: str) -> None:
 @click.option("--server", required=True)
 def upload_all(directory: Path, server: str) -> None:
     """Upload every pump's log with its token (as `logs upload` does, one by one)."""
-    from pumphost.review.client import UploadFailed
+    from pumphost.review.client import UploadFailed, check_server
     from pumphost.review.client import upload as do_upload
     from pumphost.review.simulate import load_truth
 
+    try:
+        check_server(server)
+    except UploadFailed as e:
+        _fail(f"cohort upload: {e}")
     tokens = json.loads((directory / "tokens.json").read_text())
     total = 0
     for t in load_truth(directory):

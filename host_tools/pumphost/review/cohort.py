@@ -12,9 +12,9 @@ from pumphost.review.analysis import PatientFigures
 # Shekhda et al. (2025), the seed study: 18 patients, octreotide CSCI.
 STUDY = {
     "patients": "18",
-    "starting dose (ug/24 h)": "1632 ± 522",
+    "starting dose (µg/24 h)": "1632 ± 522",
     "escalated": "about 2/3",
-    "escalated dose (ug/24 h)": "2166.7 ± 464",
+    "escalated dose (µg/24 h)": "2166.7 ± 464",
     "time to first escalation (days)": "not reported",
     "alarms per patient-day": "not reported",
 }
@@ -59,9 +59,9 @@ class Table:
         apd = self.alarms_per_day
         return {
             "patients": str(self.n),
-            "starting dose (ug/24 h)": ms(self.start_mean, self.start_sd),
+            "starting dose (µg/24 h)": ms(self.start_mean, self.start_sd),
             "escalated": esc,
-            "escalated dose (ug/24 h)": ms(self.esc_mean, self.esc_sd),
+            "escalated dose (µg/24 h)": ms(self.esc_mean, self.esc_sd),
             "time to first escalation (days)": days,
             "alarms per patient-day": (
                 f"{apd:.3f} ({self.alarms} in {self.patient_days:.2f} days)"

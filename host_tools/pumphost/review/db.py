@@ -11,6 +11,7 @@ from sqlalchemy import (
     BigInteger,
     Column,
     DateTime,
+    Float,
     ForeignKey,
     Integer,
     LargeBinary,
@@ -61,6 +62,9 @@ devices = Table(
     Column("label", String(200), nullable=False, default=""),
     Column("token_hash", String(64), nullable=False, unique=True),  # sha256 of the token
     Column("hmac_key", String(128)),  # hex; None: the device keeps no HMAC chain
+    # The board's unique id (16 hex digits) as its logs name it; None: not known yet (set by
+    # add-device --uid, or by the first upload whose log names both serial and board).
+    Column("board_uid", String(16)),
 )
 
 patients = Table(
@@ -117,10 +121,33 @@ audit = Table(
     metadata,
     Column("id", Integer, primary_key=True),
     Column("at", DateTime(timezone=True), nullable=False),
-    Column("user_id", Integer, ForeignKey("users.id"), nullable=False),
+    Column("user_id", Integer, ForeignKey("users.id")),  # None: no such user (a login)
     Column("action", String(40), nullable=False),
     Column("patient_id", Integer, ForeignKey("patients.id")),
     Column("detail", Text, nullable=False, default=""),
+)
+
+# Failed logins per key ("user:NAME" lower-cased, "addr:ADDRESS"), and locks (logins.py).
+# Times are Unix seconds.
+login_throttle = Table(
+    "login_throttle",
+    metadata,
+    Column("key", String(160), primary_key=True),
+    Column("failures", Integer, nullable=False),  # in the window, attempts running included
+    Column("window_start", Float, nullable=False),
+    Column("last_failure", Float, nullable=False),
+    Column("lockouts", Integer, nullable=False),  # locks since the last quiet window
+    Column("locked_until", Float),
+)
+
+# Logged-in sessions: the cookie holds a random id, this table its SHA-256 (logins.py).
+sessions = Table(
+    "sessions",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("user_id", Integer, ForeignKey("users.id"), nullable=False),
+    Column("created", Float, nullable=False),
+    Column("expires", Float, nullable=False),
 )
 
 settings = Table(

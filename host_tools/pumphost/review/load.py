@@ -41,26 +41,35 @@ class Result:
 
 
 def make_log(directory: Path, days: int) -> Path:
+    """The records every pump uploads (a file that names no pump: `run` names a copy for each)."""
     p = directory / f"synth-{days}d.plog"
     if not p.exists():
         plogfile.write(p, synth.octreotide(days * RECORDS_PER_DAY))
     return p
 
 
-def run(server: str, tokens: list[str], log: Path, workers: int) -> Result:
-    """Every token uploads the log once, `workers` at a time; latencies per upload."""
+def run(server: str, pumps: list[tuple[str, str]], log: Path, workers: int) -> Result:
+    """Every pump (serial, token) uploads the log once, named as its own (a log names its
+    pump, and the service takes only the token's pump's), `workers` at a time; latencies per
+    upload."""
+    entries = plogfile.read(log).data
+    files = {}
+    for serial, _ in pumps:
+        if serial not in files:
+            files[serial] = log.with_name(f"{log.stem}-{serial}.plog")
+            plogfile.write(files[serial], entries, plogfile.Ident(serial))
     lat: list[float] = []
 
-    def one(tok: str) -> int:
+    def one(pump: tuple[str, str]) -> int:
         t = time.perf_counter()
-        r = upload(log, server, tok, timeout=1800)
+        r = upload(files[pump[0]], server, pump[1], timeout=1800)
         lat.append(time.perf_counter() - t)
         return int(r["new"])  # type: ignore[call-overload]
 
     t0 = time.perf_counter()
     with ThreadPoolExecutor(workers) as ex:
-        new = sum(ex.map(one, tokens))
-    return Result(len(tokens), new, time.perf_counter() - t0, lat)
+        new = sum(ex.map(one, pumps))
+    return Result(len(pumps), new, time.perf_counter() - t0, lat)
 
 
 def timed_get(url: str, cookie: str) -> tuple[float, bytes]:

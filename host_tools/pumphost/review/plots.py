@@ -10,10 +10,11 @@ from zoneinfo import ZoneInfo
 
 import matplotlib
 import numpy as np
-from matplotlib.dates import AutoDateLocator, ConciseDateFormatter
+from matplotlib.dates import AutoDateLocator, ConciseDateFormatter, num2date
 from matplotlib.figure import Figure
+from matplotlib.ticker import FuncFormatter
 
-from pumphost.review.analysis import Timeline, per_hour
+from pumphost.review.analysis import Timeline, clock_set, per_hour, unset_time
 
 matplotlib.rcParams["svg.fonttype"] = "none"
 _lock = threading.Lock()  # rcParams and font caches are process-wide
@@ -32,14 +33,22 @@ def _dates(ts: np.ndarray | list[float], tz: ZoneInfo) -> list[dt.datetime]:
 
 
 def _axis(ax, tz: ZoneInfo) -> None:  # noqa: ANN001
-    loc = AutoDateLocator(tz=tz)
+    unset = not clock_set(num2date(ax.get_xlim()[1]).timestamp())
+    loc = AutoDateLocator(tz=dt.UTC if unset else tz)
     ax.xaxis.set_major_locator(loc)
-    ax.xaxis.set_major_formatter(ConciseDateFormatter(loc, tz=tz))
+    if unset:  # the pump's clock was never set: time since the record began, not 1970
+        since = FuncFormatter(lambda x, _: unset_time(num2date(x).timestamp())[15:])
+        ax.xaxis.set_major_formatter(since)
+        ax.set_xlabel("clock not set: day and time since the record began")
+    else:
+        ax.xaxis.set_major_formatter(ConciseDateFormatter(loc, tz=tz))
     ax.grid(alpha=0.3)
 
 
-def dose(tl: Timeline, tz: ZoneInfo) -> str:
-    """Delivered and programmed ug per hour, and the delivered ug over the last 24 h."""
+def dose_figure(tl: Timeline, tz: ZoneInfo) -> Figure:
+    """Delivered and programmed µg per hour, and the delivered µg over the last 24 h (on the
+    right, the same scale x 24: a bar reads as its 24 h rate; a point each hour from 24 h on,
+    marked, so a record of just 24 h shows its one)."""
     edges, dl, pr = per_hour(tl)
     fig = Figure(figsize=(9, 3.2))
     ax = fig.subplots()
@@ -47,17 +56,24 @@ def dose(tl: Timeline, tz: ZoneInfo) -> str:
     ax.stairs(dl, x, fill=True, alpha=0.6, label="delivered per hour")
     ax.stairs(pr, x, color="k", linewidth=1, label="programmed per hour")
     ax.set_ylabel("µg per hour")
+    top = max(float(np.max(dl, initial=0)), float(np.max(pr, initial=0))) * 1.15 or 1.0
+    ax.set_ylim(0, top)
     if len(dl) >= 24:
         ax2 = ax.twinx()
         day = np.convolve(dl, np.ones(24), "valid")
-        ax2.plot(x[24:], day, color="C1", label="delivered, last 24 h")
+        ax2.plot(x[24:], day, "o-" if len(day) < 48 else "-", markersize=3, color="C1",
+                 clip_on=False, label="delivered, last 24 h")  # fmt: skip
         ax2.set_ylabel("µg per 24 h")
-        ax2.set_ylim(bottom=0)
+        ax2.set_ylim(0, 24 * top)
         ax2.legend(loc="lower right", fontsize=7)
     ax.legend(loc="lower left", fontsize=7)
     ax.set_title(f"Dose per hour and per 24 h ({tz.key})")
     _axis(ax, tz)
-    return _svg(fig)
+    return fig
+
+
+def dose(tl: Timeline, tz: ZoneInfo) -> str:
+    return _svg(dose_figure(tl, tz))
 
 
 def rate(tl: Timeline, tz: ZoneInfo) -> str:

@@ -52,6 +52,8 @@ def add_site(conn: Connection, code: str, name: str, tz: str = "UTC") -> int:
     from zoneinfo import ZoneInfo
 
     ZoneInfo(tz)  # refuse an unknown zone now, not on every page
+    if conn.execute(select(db.sites.c.id).where(db.sites.c.code == code)).first():
+        raise ValueError(f"site {code!r} already exists")
     return conn.execute(
         db.sites.insert().values(code=code, name=name, tz=tz)
     ).inserted_primary_key[0]
@@ -60,6 +62,11 @@ def add_site(conn: Connection, code: str, name: str, tz: str = "UTC") -> int:
 def add_user(conn: Connection, username: str, password: str, role: str, sites: list[str]) -> int:
     if role not in auth.ROLES:
         raise ValueError(f"role must be one of {', '.join(auth.ROLES)}")
+    if conn.execute(select(db.users.c.id).where(db.users.c.username == username)).first():
+        raise ValueError(f"user {username!r} already exists")
+    problem = auth.password_problem(password, username)
+    if problem is not None:
+        raise ValueError(problem)
     uid = conn.execute(
         db.users.insert().values(
             username=username, pw_hash=auth.hash_password(password), role=role
@@ -70,12 +77,41 @@ def add_user(conn: Connection, username: str, password: str, role: str, sites: l
     return uid
 
 
+def board_uid(text: str) -> str:
+    """A board's unique id as the pump gives it: 16 hex digits (lower case), not all zero."""
+    try:
+        raw = bytes.fromhex(text)
+    except ValueError:
+        raw = b""
+    if len(raw) != 8 or not any(raw):
+        raise ValueError(f"a board's unique id is 16 hex digits, not all zero; not {text!r}")
+    return raw.hex()
+
+
 def add_device(
-    conn: Connection, serial: str, site: str, label: str = "", key_hex: str | None = None
+    conn: Connection,
+    serial: str,
+    site: str,
+    label: str = "",
+    key_hex: str | None = None,
+    uid: str | None = None,
 ) -> str:
-    """Registers a pump; returns its upload token (shown once, stored only as a hash)."""
+    """Registers a pump; returns its upload token (shown once, stored only as a hash). The
+    serial is the one the pump keeps (its logs name it); uid: its board's unique id, if known
+    (else the first log that names both makes it known)."""
+    from pump.api import check_serial
+
+    check_serial(serial)
+    uid = board_uid(uid) if uid is not None else None
     if key_hex is not None:
-        bytes.fromhex(key_hex)
+        try:
+            n = len(bytes.fromhex(key_hex))
+        except ValueError:
+            raise ValueError("the HMAC key must be hex digits") from None
+        if not 16 <= n <= 64:  # at least 128 bits; HMAC-SHA256 hashes longer keys anyway
+            raise ValueError(f"the HMAC key must be 16 to 64 bytes (32 recommended), not {n}")
+    if conn.execute(select(db.devices.c.id).where(db.devices.c.serial == serial)).first():
+        raise ValueError(f"pump {serial!r} is already registered")
     token = auth.new_token()
     conn.execute(
         db.devices.insert().values(
@@ -84,6 +120,7 @@ def add_device(
             label=label,
             token_hash=auth.token_hash(token),
             hmac_key=key_hex,
+            board_uid=uid,
         )
     )
     return token
@@ -212,6 +249,18 @@ def device_seqs(conn: Connection, device_ids: list[int]) -> dict[int, list[int]]
     )
     for d, s in conn.execute(q):
         out[d].append(s)
+    return out
+
+
+def device_anchors(conn: Connection, device_ids: list[int]) -> dict[int, dict[int, int]]:
+    """Per device, each stored TIME anchor's seq and how many seqs it says the pump burned
+    since the anchor before (LOG-FORMAT.md: bits 0-22 of its x)."""
+    out: dict[int, dict[int, int]] = {d: {} for d in device_ids}
+    q = select(db.records.c.device_id, db.records.c.seq, db.records.c.raw).where(
+        db.records.c.device_id.in_(device_ids), db.records.c.code == 0x7E
+    )
+    for d, s, raw in conn.execute(q):
+        out[d][s] = int.from_bytes(bytes(raw)[1:4], "little") & 0x7FFFFF
     return out
 
 

@@ -2,9 +2,11 @@
 log writer), starting doses and escalations drawn to match the seed study, with pauses,
 syringe changes and, for a few patients, an occlusion from the plant model.
 
-Draws are moment-matched (the sample mean and SD are set to the study's before rounding),
-so the cohort lands on the study's table up to rounding and the pairing constraint (an
-escalated dose is above that patient's start). The ground truth is what the driver applied
+Doses come from a beta distribution on the clinical range, 1,000-3,000 µg/24 h, with the
+study's mean and SD, and are then moment-matched within that range (the sample mean and SD
+are set to the study's before rounding, no draw leaves the range), so the cohort lands on the
+study's table up to rounding and the pairing constraint (an escalated dose is above that
+patient's start). The ground truth is what the driver applied
 and the alarm manager raised, never read back from the log."""
 
 from __future__ import annotations
@@ -29,10 +31,12 @@ from pump import rate as core_rate  # noqa: E402
 START_MEAN, START_SD = 1632.0, 522.0
 ESC_MEAN, ESC_SD = 2166.7, 464.0
 ESC_SHARE = 2 / 3
-CONC = 500  # ug/mL
+CONC = 500  # µg/mL
 SYRINGE = "bd-plastipak-10ml"
 USABLE_NL = 10_000_000
-MIN_DOSE, MAX_DOSE = 150, 4000  # the pump runs 0.01 mL/h and up: 120 ug/24 h at 500 ug/mL
+# The clinical range (README: octreotide CSCI, 1,000-3,000 µg/24 h): every dose drawn is in it.
+MIN_DOSE, MAX_DOSE = 1000, 3000
+ESC_STEP = 100  # an escalation raises the dose by at least this much (µg/24 h)
 US = 60_000_000  # a minute
 
 
@@ -67,11 +71,38 @@ class Truth:
     not_applied: list[str] = field(default_factory=list)
 
 
-def _matched(rng: np.random.Generator, n: int, mean: float, sd: float) -> np.ndarray:
-    z = rng.standard_normal(n)
+def _beta(mean: float, sd: float) -> tuple[float, float]:
+    """The beta distribution's (a, b) on [MIN_DOSE, MAX_DOSE] with this mean and SD."""
+    span = MAX_DOSE - MIN_DOSE
+    m, v = (mean - MIN_DOSE) / span, (sd / span) ** 2
+    k = m * (1 - m) / v - 1
+    if not (0 < m < 1 and k > 0):
+        raise ValueError(f"no distribution on {MIN_DOSE}-{MAX_DOSE} has mean {mean}, SD {sd}")
+    return m * k, (1 - m) * k
+
+
+def _matched(
+    rng: np.random.Generator, n: int, mean: float, sd: float, floor: np.ndarray | None = None
+) -> np.ndarray:
+    """n doses, ascending, from the beta with this mean and SD on the clinical range, then
+    moment-matched in it: rescale to the sample mean and SD, clip to the range (and to
+    `floor`, ascending lower bounds, one per rank), again until it holds. A fixed point of
+    the two is exact, and both keep the order; the range leaves room (1,632 +- 522 is 1.2 SD
+    above 1,000)."""
+    a, b = _beta(mean, sd)
+    x = np.sort(MIN_DOSE + (MAX_DOSE - MIN_DOSE) * rng.beta(a, b, n))
+    lo = np.full(n, float(MIN_DOSE)) if floor is None else np.maximum(floor, MIN_DOSE)
+    x = np.clip(x, lo, MAX_DOSE)
     if n > 1:
-        z = (z - z.mean()) / z.std(ddof=1)
-    return np.clip(mean + sd * z, MIN_DOSE, MAX_DOSE)
+        for _ in range(200):
+            s = x.std(ddof=1)
+            if s == 0:
+                break
+            y = np.clip(mean + sd * (x - x.mean()) / s, lo, MAX_DOSE)
+            if np.array_equal(y, x):
+                break
+            x = y
+    return x
 
 
 def _free(busy: list[tuple[int, int]], a: int, b: int) -> bool:
@@ -80,16 +111,17 @@ def _free(busy: list[tuple[int, int]], a: int, b: int) -> bool:
 
 def plan(patients: int, days: int, seed: int, plant_alarms: int) -> list[Plan]:
     rng = np.random.default_rng(seed)
-    starts = np.rint(_matched(rng, patients, START_MEAN, START_SD)).astype(int)
-    n_esc = round(patients * ESC_SHARE) if days > 1 else 0
-    who = sorted(rng.choice(patients, n_esc, replace=False).tolist())
-    esc = np.sort(_matched(rng, n_esc, ESC_MEAN, ESC_SD))
-    # Pair by rank (the highest escalated dose to the highest start), then keep each above
-    # its start: an escalation raises the dose.
+    starts = np.rint(rng.permutation(_matched(rng, patients, START_MEAN, START_SD))).astype(int)
+    # Only a start with room for a step below the range's top can be escalated.
+    room = [i for i in range(patients) if starts[i] <= MAX_DOSE - ESC_STEP]
+    n_esc = min(round(patients * ESC_SHARE), len(room)) if days > 1 else 0
+    who = sorted(rng.choice(room, n_esc, replace=False).tolist()) if n_esc else []
+    # Paired by rank (the highest escalated dose to the highest start), each at least a step
+    # above its start (an escalation raises the dose) and in the range.
     order = sorted(who, key=lambda i: starts[i])
-    esc_dose = {
-        i: max(int(round(e)), int(starts[i]) + 100) for i, e in zip(order, esc, strict=True)
-    }
+    floor = np.array([starts[i] + ESC_STEP for i in order], dtype=float)
+    esc = _matched(rng, n_esc, ESC_MEAN, ESC_SD, floor)
+    esc_dose = {i: int(round(e)) for i, e in zip(order, esc, strict=True)}
     occl = set(rng.choice(patients, min(plant_alarms, patients), replace=False).tolist())
     end = days * 1440
     plans = []
@@ -156,7 +188,7 @@ def run(p: Plan, days: int, out: Path) -> Truth:
         syringe_id=SYRINGE,
         fill_nl=int(Fraction(fill) * 1_000_000),
         rate=rate,
-        program_text=f"{p.start_dose} ug/24 h at {CONC} ug/mL",
+        program_text=f"{p.start_dose} µg/24 h at {CONC} µg/mL",
         duration_us=end * US,
         start_tick=(1 << 30) - 5_000_000,
         dose=(p.start_dose, CONC),
@@ -169,6 +201,7 @@ def run(p: Plan, days: int, out: Path) -> Truth:
             if p.occlusion_min is not None
             else []
         ),
+        serial=p.serial,  # the pump names its log: the service takes it only under its token
     )
     emu = Emulator(sc, log=True)
     pump = emu.pump
