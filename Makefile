@@ -16,12 +16,13 @@ BOARD ?= pico
 
 -include boards/build/build.mk
 
-.PHONY: help deploy demo test test-py test-upy mpy-check lint bench bench-alarms hil-virtual hil clean venv bootrom \
-	vboard-deps
+.PHONY: help deploy demo check test test-setup test-py test-upy mpy-check lint bench bench-alarms \
+	hil-virtual hil clean venv bootrom vboard-deps
 
 help:
 	@echo "make demo           run the octreotide scenario on the emulator"
 	@echo "make test           install what is needed, then run every test (CI runs this)"
+	@echo "make check          the inner loop: lint, tests/ and the unix-port core tests (~1 min)"
 	@echo "make bench          emulator and core speed figures"
 	@echo "make lint           ruff"
 	@echo "make firmware BOARD=pico|vpico   build a MicroPython image with our firmware frozen in"
@@ -50,10 +51,39 @@ demo: $(VENV)/.stamp
 	@echo "report:             $(CURDIR)/$(DEMO)/report.html"
 
 # --- tests ------------------------------------------------------------------------------
-test: lint test-py test-review test-upy mpy-check hil-virtual fidelity-quick
+# pytest-xdist workers for tests/ (auto: one per core)
+PYTEST_JOBS ?= auto
+PYTEST_TESTS := $(PY) -m pytest -q -rs -n $(PYTEST_JOBS) tests --ignore=tests/review
+
+# The inner loop: lint, tests/ but the review service's (make test-review), and the core tests
+# on the unix port. README says how long it takes.
+check: $(VENV)/.stamp micropython-unix vboard-deps
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(UPY) $(UPY_FLAGS) tests/upy_run.py
+	$(MAKE) --no-print-directory -s -C .cache/micropython/tree/mpy-cross -j2 >/dev/null
+	$(PYTEST_TESTS)
+
+# Each stage runs in a make of its own and is timed; the table of wall times ends the output,
+# and a failed stage ends the run there, named in the table, with its exit status.
+TEST_STAGES := test-setup lint test-py test-review test-upy mpy-check hil-virtual fidelity-quick
+test:
+	@rc=0; times=""; start=$$SECONDS; \
+	for stage in $(TEST_STAGES); do \
+		t=$$SECONDS; $(MAKE) --no-print-directory $$stage || rc=$$?; \
+		times+=$$(printf '\n  %-15s %5d s' $$stage $$((SECONDS - t))); \
+		if [ $$rc -ne 0 ]; then times+=" FAILED (exit $$rc)"; break; fi; \
+	done; \
+	printf '\nmake test, wall time per stage:%s\n  %-15s %5d s\n' "$$times" total \
+		$$((SECONDS - start)); \
+	exit $$rc
+
+# What the stages build or install, so that their times are the tests'.
+test-setup: $(VENV)/.stamp vboard-deps review-deps micropython-unix bootrom fidelity-image
+	$(MAKE) --no-print-directory firmware BOARD=vpico >/dev/null
 
 test-py: $(VENV)/.stamp vboard-deps
-	$(PY) -m pytest -q -rs tests --ignore=tests/review
+	$(PYTEST_TESTS) --durations=20
 
 test-upy: micropython-unix $(VENV)/.stamp
 	$(UPY) $(UPY_FLAGS) tests/upy_run.py
@@ -90,7 +120,7 @@ vboard-deps: $(VENV)/.stamp
 # fidelity-image: the plain MicroPython image the bench fixture runs on (hil/test_fixture_pair.py)
 hil-virtual: $(VENV)/.stamp bootrom vboard-deps fidelity-image
 	$(MAKE) --no-print-directory firmware BOARD=vpico
-	$(PY) -m pytest -q -rs hil --target virtual
+	$(PY) -m pytest -q -rs hil --target virtual --durations=20
 
 .PHONY: hil-long hil-bench-pair fidelity fidelity-quick fidelity-image
 
@@ -175,7 +205,7 @@ review-deps: $(VENV)/.stamp
 
 # PUMP_REVIEW_REQUIRE=1: a missing database or browser fails the run instead of skipping.
 test-review: review-deps
-	PUMP_REVIEW_REQUIRE=1 $(PY) -m pytest -q -rs tests/review
+	PUMP_REVIEW_REQUIRE=1 $(PY) -m pytest -q -rs tests/review --durations=20
 
 # 100 pumps x 30 days uploading at once on 127.0.0.1 (SQLite, then a throwaway PostgreSQL).
 REVIEW_BENCH ?= --pumps 100 --days 30 --workers 100

@@ -13,9 +13,9 @@ import board
 from drivers.flashlog import FS_BYTES, LOG_BYTES, FlashLog
 from drivers.pio_stepper import PIOStepper
 from drivers.retained import Retained
-from pump.api import Pump
+from pump.api import SERVICE_CALM_MS, Pump
 
-WATCHDOG_MS = 2000  # 4 service steps at the slowest period (pump.api.SERVICE_CALM_MS)
+WATCHDOG_MS = 4 * SERVICE_CALM_MS  # 4 service steps at the slowest period
 HX711_SM = 7  # PIO1 SM3: the stepper has PIO0 SM0
 _BOOT_MS = 1500  # a hardware reset reaches here well within this; a soft reset rarely does
 
@@ -99,8 +99,8 @@ def _tick(_t, service=pump.service, feed=watchdog.feed, off=disable_irq, on=enab
                 pass
         except KeyboardInterrupt:
             pass
-        # At 500 ms a REPL loop of `pump.status()` holds off every service step; the step
-        # runs inside status() then, and service() says so. (A one-shot retry timer re-armed
+        # At SERVICE_CALM_MS a REPL loop of `pump.status()` holds off every service step; the
+        # step runs inside status() then, and service() says so. (A one-shot retry timer re-armed
         # from its own callback did this before: the board then hung on the next command
         # after hil/test_fidelity.py's UART1 checks, and ran again once it was stopped.)
         if service():
@@ -112,8 +112,7 @@ def _tick(_t, service=pump.service, feed=watchdog.feed, off=disable_irq, on=enab
 
 
 def _period(ms):
-    # pump.api.Pump.service_ms: 20 ms at fast rates, 100 ms from 5 steps/s, 500 ms below
-    # that and while the motor is off (unless an alarm sounds or a bolus runs).
+    # ms: the period the service step needs now (pump.api.Pump.service_ms).
     service_timer.init(mode=Timer.PERIODIC, period=ms, callback=_tick)
 
 

@@ -16,8 +16,6 @@ CHUNK_NS = 100_000_000  # the plant follows the board every 100 ms: the HX711's 
 # A spare pump GPIO a test may pulse to mark a moment of its own (a flash program); the
 # bench fixture captures it as its MARK input and can cut the power on its edge.
 MARK_PIN = 15
-_RAW_MAX = 0x7FFFFF
-_RAW_MIN = -0x800000
 
 
 @dataclass
@@ -38,7 +36,7 @@ class PlantLoop:
     plant's force goes to the HX711 model as counts = offset + force x scale, the calibration
     the firmware defaults to. Faults (plant.FAULTS) are injected now: `syringe_removed` opens
     the syringe switch, `sensor_open` holds DOUT high, `sensor_saturated` makes the HX711
-    clamp at 0x7FFFFF."""
+    clamp at loadcell.RAW_MAX."""
 
     def __init__(
         self,
@@ -53,16 +51,8 @@ class PlantLoop:
         b = boards.load(board)
         drive = mechanics.Drive(b.lead_um, b.full_steps_per_rev, b.microsteps)
         syr = mechanics.Syringe(syringe_id)
-        vol = mechanics.nl_per_step(syr, drive)
-        self.nl_per_step = vol[0] / vol[1]
-        self.plant = plant.Plant(
-            bore_mm=syr.diameter_um / 1000,
-            nominal_ml=syr.nominal_ul // 1000,
-            um_per_step=drive.lead_um / drive.steps_per_rev,
-            nl_per_step=self.nl_per_step,
-            stroke_mm=fill_ml * 1e6 / syr.nl_per_mm,  # the stopper bottoms there
-            seed=seed,
-        )
+        self.plant = plant.for_syringe(syr, drive, round(fill_ml * 1e6), seed)
+        self.nl_per_step = self.plant.nl_per_step
         self.rig = rig
         self.board = rig.board
         self.offset = offset
@@ -88,7 +78,8 @@ class PlantLoop:
         self.faults: list[tuple[str, int]] = []  # kind, simulated ns injected at
 
     def counts(self, force_n: float) -> int:
-        return max(_RAW_MIN, min(_RAW_MAX, self.offset + round(force_n * self.scale)))
+        counts = self.offset + round(force_n * self.scale)
+        return max(loadcell.RAW_MIN, min(loadcell.RAW_MAX, counts))
 
     def inject(self, kind: str) -> int:
         """A plant fault from now on; returns the simulated time (ns) it took effect."""

@@ -9,53 +9,8 @@ import pytest
 
 from pump import loadcell
 from pumphost import falsealarms as fa
-from pumphost import plant, scenario
+from pumphost import scenario
 from pumphost.emulator import Emulator
-
-
-def _plant(faults: tuple[tuple[float, str], ...] = ()) -> plant.Plant:
-    return plant.Plant(
-        bore_mm=14.5,
-        nominal_ml=10,
-        um_per_step=0.25,
-        nl_per_step=16513 / 400,
-        stroke_mm=30.0,
-        seed=7,
-        faults=[plant.Fault(at, kind) for at, kind in faults],
-    )
-
-
-@pytest.mark.parametrize(
-    "faults",
-    [(), ((700.0, "occlusion"), (900.0, "occlusion_release"), (1200.0, "partial_occlusion"))],
-)
-def test_the_bulk_plant_is_the_plant_model_sample_by_sample(
-    faults: tuple[tuple[float, str], ...],
-) -> None:
-    # Slow steps, a rest, fast steps (past the breakaway), a short rest, steady steps: each
-    # sample's force as Plant.advance() + sample() give it, the same noise drawn in order.
-    rng = np.random.default_rng(1)
-    d = np.concatenate(
-        [
-            rng.poisson(0.3, 5000),
-            np.zeros(300, np.int64),
-            rng.poisson(3.5, 5000),
-            np.zeros(10, np.int64),
-            np.full(3000, 4),
-            rng.poisson(0.8, 6690),
-        ]
-    )
-    steps = np.cumsum(d)
-    t = np.arange(1, len(d) + 1) * 100_000 / 1e6
-    ref_plant, fast_plant = _plant(faults), _plant(faults)
-    ref = []
-    for ti, si in zip(t.tolist(), steps.tolist(), strict=True):
-        ref_plant.advance(ti, si)
-        ref.append(ref_plant.sample().force_n)
-    run = fa.PlantRun(fast_plant, None)  # None: the plant's own noise stream
-    fast = np.concatenate([run.run(t[:7000], steps[:7000]), run.run(t[7000:], steps[7000:])])
-    assert np.abs(fast - np.array(ref)).max() < 1e-9
-    assert abs(run.trapped - ref_plant.trapped_ul) < 1e-9
 
 
 @pytest.mark.parametrize(

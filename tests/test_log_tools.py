@@ -52,6 +52,7 @@ def _day(flash: NorFlash, key: bytes | None = None, cut: int | None = None) -> L
     flash.cut_at = None if cut is None else flash.bytes_done + cut  # into the next write
     try:
         ring.add(t, events.PAUSE)
+        assert cut is None, f"the power lasted {cut} bytes into the pause's write"
     except PowerCut:
         pass
     ring = LogRing(flash, key=key, seal_every=16)  # the reboot
@@ -309,6 +310,20 @@ def test_report_totals_hold_across_boluses_and_a_clock_change(tmp_path: Path) ->
     assert len(days) == 4 and days[-1][0].endswith("(1.00 h only)")
     for period, dl, pr in days:
         assert dl == pr, (period, dl, pr)
+
+
+def test_report_programmed_after_a_bolus_cut_short_by_a_pause(tmp_path: Path) -> None:
+    # A pause 3 min into a 6 min bolus ends it; the resume goes on at the program's rate (a
+    # RATE record after the PAUSE says so). Programmed is what the emulator's oracle
+    # integrated (the bolus's 3 min and the basal while running), not 1 mL/h from the resume.
+    emu = Emulator(scenario.load(SCENARIOS / "octreotide-bolus-paused.toml"), log=True)
+    res = emu.run()
+    p = tmp_path / "paused.plog"
+    emu.save_log(p)
+    tot = report.totals(report.decode(plogfile.read(p).data))
+    step = float(res.nl_per_step)
+    assert abs(tot.programmed_nl() - float(res.programmed_nl)) < 1  # 464.8 uL
+    assert abs(tot.programmed_nl() - tot.delivered_nl()) < 2 * step
 
 
 def test_report_on_a_log_with_no_delivered_record_yet() -> None:

@@ -1,10 +1,16 @@
 """The plant model: the physics the emulator and the virtual board's rig push against."""
 
 import math
+import re
+import typing
+from pathlib import Path
 
+import numpy as np
 import pytest
 
-from pumphost import plant
+from pump import mechanics
+from pumphost import boards, plant, scenario
+from pumphost.emulator import Emulator
 
 NL_PER_STEP = 16513 / 400  # BD Plastipak 10 mL on the Pico's drive
 UM_PER_STEP = 0.25
@@ -101,3 +107,104 @@ def test_the_same_seed_gives_the_same_plant() -> None:
     _run(a, 5.0, 10.0)
     _run(b, 5.0, 10.0)
     assert [a.sample().force_n for _ in range(5)] == [b.sample().force_n for _ in range(5)]
+
+
+def _steps_with_rests(n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Sample times (s, 10 Hz) and plunger steps: slow steps, a rest, fast steps (past the
+    breakaway), a short rest, steady steps."""
+    rng = np.random.default_rng(1)
+    d = np.concatenate(
+        [
+            rng.poisson(0.3, 5000),
+            np.zeros(300, np.int64),
+            rng.poisson(3.5, 5000),
+            np.zeros(10, np.int64),
+            np.full(3000, 4),
+            rng.poisson(0.8, n - 13310),
+        ]
+    )
+    return np.arange(1, len(d) + 1) * 100_000 / 1e6, np.cumsum(d)
+
+
+@pytest.mark.parametrize(
+    "faults",
+    [(), ((700.0, "occlusion"), (900.0, "occlusion_release"), (1200.0, "partial_occlusion"))],
+)
+def test_the_bulk_plant_is_the_plant_model_sample_by_sample(
+    faults: tuple[tuple[float, str], ...],
+) -> None:
+    # Each sample's force as Plant.advance() + sample() give it, the same noise drawn in order.
+    t, steps = _steps_with_rests(20000)
+    line = [plant.Fault(at, kind) for at, kind in faults]
+    ref_plant = _plant(stroke_mm=30.0, seed=7, faults=line)
+    fast_plant = _plant(stroke_mm=30.0, seed=7, faults=line)
+    ref = []
+    for ti, si in zip(t.tolist(), steps.tolist(), strict=True):
+        ref_plant.advance(ti, si)
+        ref.append(ref_plant.sample().force_n)
+    # no rng: the plant's own noise stream
+    fast = np.concatenate(
+        [fast_plant.run(t[:7000], steps[:7000]), fast_plant.run(t[7000:], steps[7000:])]
+    )
+    assert np.abs(fast - np.array(ref)).max() < 1e-9
+    assert abs(fast_plant.trapped_ul - ref_plant.trapped_ul) < 1e-9
+
+
+@pytest.mark.parametrize("cut", [5150, 10_320, 13_000])  # at rest, just moving, broken away
+def test_a_bulk_run_leaves_the_plant_where_advance_would(cut: int) -> None:
+    # One plant throughout: run() up to a sample (truncated back to it from further on),
+    # then sample by sample, against a plant that went sample by sample all the way.
+    t, steps = _steps_with_rests(14_000)
+    faults = [plant.Fault(700.0, "occlusion"), plant.Fault(1350.0, "occlusion_release")]
+    ref, one = _plant(seed=5, faults=faults), _plant(seed=5, faults=faults)
+    for ti, si in zip(t[:cut].tolist(), steps[:cut].tolist(), strict=True):
+        ref.advance(ti, si)
+        ref.sample()
+    one.run(t[: cut + 500], steps[: cut + 500])
+    one.truncate(cut - 1)
+    assert (one.t, one.steps, one.steps_since_rest) == (ref.t, ref.steps, ref.steps_since_rest)
+    assert one.moved_since_rest_mm == pytest.approx(ref.moved_since_rest_mm, abs=1e-12)
+    assert one.trapped_ul == pytest.approx(ref.trapped_ul, abs=1e-9)
+    assert one.delivered_out_ul == pytest.approx(ref.delivered_out_ul, abs=1e-9)
+    assert (one.occluded, one.partial) == (ref.occluded, ref.partial)
+    one._rng.setstate(ref._rng.getstate())  # noqa: SLF001 (the run drew past the cut)
+    for ti, si in zip(t[cut:].tolist(), steps[cut:].tolist(), strict=True):
+        ref.advance(ti, si)
+        one.advance(ti, si)
+        a, b = ref.sample(), one.sample()
+        assert a.force_n == pytest.approx(b.force_n, abs=1e-9), ti
+    assert one.delivered_out_ul == pytest.approx(ref.delivered_out_ul, abs=1e-9)
+
+
+def test_the_bulk_run_refuses_what_it_does_not_model() -> None:
+    t, steps = _steps_with_rests(14_000)
+    with pytest.raises(ValueError, match="line faults only"):
+        _plant(faults=[plant.Fault(5.0, "sensor_open")]).run(t, steps)
+    with pytest.raises(ValueError, match="only go forward"):
+        _plant().run(t, steps[::-1].copy())
+
+
+def test_one_builder_makes_the_plant_for_a_syringe() -> None:
+    # The emulator's plant (and the rig's and the false-alarm replay's) is for_syringe's.
+    b = boards.load("pico")
+    drive = mechanics.Drive(b.lead_um, b.full_steps_per_rev, b.microsteps)
+    syr = mechanics.Syringe("bd-plastipak-30ml")
+    faults = [(180.0, "occlusion")]
+    built = plant.for_syringe(syr, drive, 5_000_000, seed=42, faults=faults)
+    text = scenario.plant_scenario(
+        "bd-plastipak-30ml", "5.0", "1.0", 0.1, 42, "low", [(0.05, "occlusion")]
+    )
+    emu = Emulator(scenario.parse(text, "built"))
+    assert emu.plant == built
+    num, den = mechanics.nl_per_step(syr, drive)
+    assert built.nl_per_step == num / den and built.um_per_step == b.lead_um / drive.steps_per_rev
+    assert built.stroke_mm == 5_000_000 / syr.nl_per_mm  # the stopper bottoms out at the fill
+    assert (built.bore_mm, built.nominal_ml) == (syr.diameter_um / 1000, 30)
+
+
+def test_a_scenario_takes_its_fault_kinds_from_the_plant() -> None:
+    kind = scenario._Fault.model_fields["kind"].annotation  # noqa: SLF001
+    assert typing.get_args(kind) == plant.FAULTS == tuple(plant.FAULT_EFFECTS)
+    readme = " ".join((Path(__file__).parents[1] / "README.md").read_text().split())
+    listed = re.search(r"`kind`: ((?:`\w+`(?:, )?)+)", readme)
+    assert listed and tuple(re.findall(r"`(\w+)`", listed.group(1))) == plant.FAULTS

@@ -8,8 +8,15 @@ from pathlib import Path
 
 import pytest
 
-from pumphost import scenario
+from pumphost import paths, scenario
 from pumphost.emulator import Emulator
+from pumphost.logs import plogfile, report
+from pumphost.review import analysis as an
+from pumphost.review.decode import decode
+
+paths.use_firmware_core()
+from pump import events  # noqa: E402
+from pump import rate as rates  # noqa: E402
 
 SCENARIOS = Path(__file__).resolve().parents[1] / "host_tools" / "scenarios"
 GOOD = """
@@ -458,3 +465,87 @@ def test_bad_faults_name_the_key(tmp_path: Path) -> None:
     proc = _pumpctl("sim", str(path))
     assert proc.returncode == 2 and proc.stderr.startswith("pumpctl: ")
     assert "fault.0.kind" in proc.stderr
+
+
+def test_a_step_due_during_a_bolus_is_in_force_after_a_pause_cuts_it(tmp_path: Path) -> None:
+    """A titration step to 2,167 ug/24 h at 62 min, 2 min into a bolus given at 60 min; the
+    pause at 63 min ends the bolus. The resume at 2 h runs at 2,167 (it ran at 1,632 until
+    the end of a later bolus), and the log says so: a RATE record at the pause. The review
+    and the pumpctl report then count what the emulator's oracle counted."""
+    text = (SCENARIOS / "octreotide-bolus-paused.toml").read_text()
+    old = '"max_24h_ug": 3000, '
+    step = '{"max_dose_ug_24h": 2500, "steps": [{"at_min": 62, "dose_ug_24h": 2167}]}'
+    assert text.count(old) == 1
+    emu = Emulator(scenario.parse(text.replace(old, old + f'"titration": {step}, ')), log=True)
+    res = emu.run()
+    assert all(resp["ok"] for _, _, resp in emu.responses), emu.responses
+    assert emu.pump.program_rate == rates.from_dose(2167, 500)
+    # The oracle: 1 h of 0.136 mL/h, 3 min of the bolus (1 mL/h on top), 2 h at 2,167 ug/24 h.
+    nl = 136_000 + 1_136_000 * 0.05 + 2167 / 500 / 24 * 1e6 * 2
+    assert abs(float(res.programmed_nl) - nl) < 1e-6
+    assert Fraction(0) <= res.programmed_nl - res.delivered_nl < res.nl_per_step
+    emu.save_log(tmp_path / "run.plog")
+    data = plogfile.read(tmp_path / "run.plog").data
+    d = report.decode(data)
+    codes = [int(c) for c in d.code if c not in (events.DELIVERED, events.TIME)]
+    i = codes.index(events.PAUSE)
+    assert codes[i + 1] == events.RATE
+    rate = [(int(a), int(b)) for c, a, b in zip(d.code, d.a, d.b, strict=True) if c == events.RATE]
+    assert rate[-1] == rates.from_dose(2167, 500)  # the last RATE is what the pump runs
+    # The review service and the report (their programmed: the rate over running time).
+    r = decode(data)
+    rows = zip(*(c.tolist() for c in (r.seq, r.code, r.a, r.b, r.t)), strict=True)
+    recs = [an.Rec(1, s, c, a, b, t) for s, c, a, b, t in rows if c < events.TIME]
+    tl = an.timeline(sorted(recs, key=lambda x: (x.t, x.seq)))
+    ug = float(res.programmed_nl) * 500 / 1e6  # 276.98 ug
+    assert abs(tl.pug[-1] - ug) < 0.01
+    tot = report.totals(d)
+    assert abs(tot.programmed_nl() - float(res.programmed_nl)) < 1
+    assert abs(float(tot.prog_ug[-1] - tot.prog_ug[0]) - ug) < 0.01
+
+
+def test_after_the_vtbi_a_titration_step_leaves_the_pump_at_kvo(tmp_path: Path) -> None:
+    """1,632 ug/24 h with a VTBI of 0.0136 mL (6 min), then KVO 0.01 mL/h, and a titration
+    step to 2,167 ug/24 h at 30 min. The step comes due after the end: it is skipped, the
+    pump runs on at KVO, and the emulator's oracle, the review and the pumpctl report all
+    count 0.0136 mL plus 1.9 h of KVO."""
+    prog = {
+        "drug": "octreotide", "conc_ug_ml": 500, "dose_ug_24h": 1632, "vtbi_ml": "0.0136",
+        "then": "kvo", "kvo_ml_h": "0.01",
+        "titration": {"max_dose_ug_24h": 2500, "steps": [{"at_min": 30, "dose_ug_24h": 2167}]},
+    }  # fmt: skip
+    lines = [
+        {"id": 1, "cmd": "pin.change", "args": {"new": "2468"}},
+        {"id": 2, "cmd": "program.validate", "args": {"program": prog}},
+        {"id": 3, "cmd": "program.set", "args": {"token": "$TOKEN"}, "pin": "2468"},
+        {"id": 4, "cmd": "start"},
+        {"id": 5, "cmd": "status"},
+    ]
+    text = '[pump]\nserial = "PUMP-DEMO"\nboard = "pico"\nsyringe = "bd-plastipak-20ml"\n'
+    text += "fill_ml = 12.0\n[run]\nduration_h = 2\n"
+    for i, line in enumerate(lines):
+        text += f"[[command]]\nat_h = {1.0 if i == 4 else 0.0}\nline = '{json.dumps(line)}'\n"
+    emu = Emulator(scenario.parse(text), log=True)
+    res = emu.run()
+    assert all(resp["ok"] for _, _, resp in emu.responses), emu.responses
+    st = emu.responses[-1][2]["result"]
+    assert st["end_of_infusion"] and st["titration_step"] == 0
+    assert emu.pump.program_rate == rates.from_ml_per_h(1, 100)
+    nl = 13_600 + 10_000 * 1.9  # the VTBI (to a whole step), then 1.9 h of KVO
+    step = float(res.nl_per_step)
+    assert abs(float(res.programmed_nl) - nl) < step
+    assert abs(float(res.programmed_nl - res.delivered_nl)) < step
+    emu.save_log(tmp_path / "run.plog")
+    data = plogfile.read(tmp_path / "run.plog").data
+    d = report.decode(data)
+    names = [int(c) for c in d.code if c not in (events.DELIVERED, events.TIME)]
+    assert names[names.index(events.INFUSION_END) + 1 :] == []  # nothing after the end
+    r = decode(data)
+    rows = zip(*(c.tolist() for c in (r.seq, r.code, r.a, r.b, r.t)), strict=True)
+    recs = [an.Rec(1, s, c, a, b, t) for s, c, a, b, t in rows if c < events.TIME]
+    tl = an.timeline(sorted(recs, key=lambda x: (x.t, x.seq)))
+    ug = nl * 500 / 1e6  # 16.3 ug
+    assert abs(tl.pug[-1] - ug) < step * 500 / 1e6
+    tot = report.totals(d)
+    assert abs(tot.programmed_nl() - nl) < step
+    assert abs(float(tot.prog_ug[-1] - tot.prog_ug[0]) - ug) < step * 500 / 1e6

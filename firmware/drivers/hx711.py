@@ -8,8 +8,8 @@
 #
 # The state machine waits for DOUT low, clocks the 25 pulses, shifting the 24 bits into its
 # ISR, and pushes each sample to the RX FIFO (joined: 8 samples, 0.8 s). take() in the
-# service step (every 100 ms, or 500 ms at the slowest: about 5 samples) reads all that is
-# there (pump/loadcell.py does the rest). The push does not block: while nobody reads (the
+# service step (at most pump.api.SERVICE_CALM_MS apart: 5 samples) reads all that is there
+# (pump/loadcell.py does the rest). The push does not block: while nobody reads (the
 # pump idle) a full FIFO keeps its 8 oldest samples, the newer ones are dropped, and the
 # HX711 is still read on time, so the first sample after a drain is fresh.
 import rp2

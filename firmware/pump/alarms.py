@@ -11,26 +11,39 @@ MEDIUM = const(2)
 LOW = const(1)
 PRIORITY_NAMES = {HIGH: "high", MEDIUM: "medium", LOW: "low"}
 
-# Record codes in the event log (a: the alarm's kind code, b: one of these).
-RAISED = const(1)
-ACKNOWLEDGED = const(2)
-SILENCED = const(3)
-CLEARED = const(4)
+# b of the ALARM records written here (pump.events numbers them).
+RAISED = events.ALARM_RAISED
+ACKNOWLEDGED = events.ALARM_ACKNOWLEDGED
+SILENCED = events.ALARM_SILENCED
+CLEARED = events.ALARM_CLEARED
 
 SILENCE_US = const(120000000)  # IEC 60601-2-24 and the GIP requirements: at most 2 min
 
-# kind: (code in the record, priority, what must happen before delivery can restart)
+# The alarm kinds: every other module names them from here.
+RESERVOIR_EMPTY = "reservoir_empty"  # the plunger reached the loaded volume, or bottomed out
+STEP_UNDERRUN = "step_underrun"  # the step ring ran dry: the service step fell behind
+STEP_LATE = "step_late"  # the executor could not issue a step on time
+STEP_EARLY = "step_early"  # the executor reported steps before their planned time
+SOFTWARE_FAULT = "software_fault"  # an exception in a command or the service step
+DELIVERY_INTERRUPTED = "delivery_interrupted"  # a reset cut a running or paused program
+OCCLUSION = "occlusion"
+SYRINGE_REMOVED = "syringe_removed"
+SENSOR_FAULT = "sensor_fault"  # the load cell gives no data or saturates
+NEAR_EMPTY = "near_empty"
+
+# kind: (code in the log's ALARM and FAULT records, priority, what must happen before
+# delivery can restart). A code never changes once released.
 KINDS = {
-    "reservoir_empty": (1, HIGH, "load a new syringe"),
-    "step_underrun": (2, HIGH, "check the pump, then load and program again"),
-    "step_late": (3, HIGH, "check the pump, then load and program again"),
-    "step_early": (4, HIGH, "service the pump: its step clock runs fast"),
-    "software_fault": (5, HIGH, "service the pump, then load and program again"),
-    "delivery_interrupted": (6, HIGH, "check what was delivered, then load and program again"),
-    "occlusion": (7, HIGH, "clear the line, then resume"),
-    "syringe_removed": (8, HIGH, "seat the syringe, then load and program again"),
-    "sensor_fault": (9, HIGH, "service the force sensor"),
-    "near_empty": (10, MEDIUM, "prepare a new syringe"),
+    RESERVOIR_EMPTY: (1, HIGH, "load a new syringe"),
+    STEP_UNDERRUN: (2, HIGH, "check the pump, then load and program again"),
+    STEP_LATE: (3, HIGH, "check the pump, then load and program again"),
+    STEP_EARLY: (4, HIGH, "service the pump: its step clock runs fast"),
+    SOFTWARE_FAULT: (5, HIGH, "service the pump, then load and program again"),
+    DELIVERY_INTERRUPTED: (6, HIGH, "check what was delivered, then load and program again"),
+    OCCLUSION: (7, HIGH, "clear the line, then resume"),
+    SYRINGE_REMOVED: (8, HIGH, "seat the syringe, then load and program again"),
+    SENSOR_FAULT: (9, HIGH, "service the force sensor"),
+    NEAR_EMPTY: (10, MEDIUM, "prepare a new syringe"),
 }
 
 # Buzzer and LED per priority: (pulses per burst, burst period ms, LED flash period ms).

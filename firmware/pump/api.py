@@ -8,6 +8,8 @@
 
 from binascii import hexlify
 
+from micropython import const
+
 from pump import alarms as alarm_mod
 from pump import controller as ctl
 from pump import events, logrec, mechanics
@@ -16,33 +18,36 @@ from pump import rate as rates
 from pump.planner import StepPlanner
 from pump.ticks import ticks_add, ticks_diff
 
-ALARM_UNDERRUN = "step_underrun"  # the step ring ran dry: the service step fell behind
-ALARM_LATE = ctl.ALARM_LATE  # the executor could not issue a step on time
-ALARM_EARLY = "step_early"  # the executor reported steps before their planned time
-ALARM_SOFTWARE = "software_fault"  # an exception in a command or the service step
-ALARM_INTERRUPTED = "delivery_interrupted"  # a reset cut a running or paused program
-ALARM_OCCLUSION = "occlusion"
-ALARM_NEAR_EMPTY = "near_empty"
-ALARM_REMOVED = "syringe_removed"
-ALARM_SENSOR = "sensor_fault"
+# The alarm kinds this module raises (pump.alarms names them).
+ALARM_UNDERRUN = alarm_mod.STEP_UNDERRUN
+ALARM_LATE = alarm_mod.STEP_LATE
+ALARM_EARLY = alarm_mod.STEP_EARLY
+ALARM_SOFTWARE = alarm_mod.SOFTWARE_FAULT
+ALARM_INTERRUPTED = alarm_mod.DELIVERY_INTERRUPTED
+ALARM_OCCLUSION = alarm_mod.OCCLUSION
+ALARM_NEAR_EMPTY = alarm_mod.NEAR_EMPTY
+ALARM_REMOVED = alarm_mod.SYRINGE_REMOVED
+ALARM_SENSOR = alarm_mod.SENSOR_FAULT
 
 # Compliance of syringe plus line by nominal size, nL per mmHg: what the occlusion detector
 # expects a trapped volume to do to the pressure (characterise each model on the bench).
 COMPLIANCE_NL_PER_MMHG = {10000: 350, 20000: 550, 30000: 750}
 NEAR_EMPTY_MIN = 30  # default near-empty warning: 30 min of delivery left
 DELIVERED_S = 60  # a DELIVERED record every minute while running (the log's default)
-# The service step's period: 20 ms while steps come faster than one per 20 ms (the step ring
-# then holds well under a second), else 100 ms, the load cell's 10 Hz; 500 ms below 5 steps/s
-# (0.74 mL/h on a 10 mL syringe: the CSCI rates) and while the motor is off, unless an alarm
-# sounds or a bolus runs: at most 2.5 steps (0.1 uL) go by before a check sees a fault. Each
-# step then drains about 5 load-cell samples (the HX711's FIFO holds 8), the ring holds a
-# minute or more of steps, and the 2 s watchdog sees 4 steps (the board runs a step that a
-# command held off again 10 ms later: boardapp).
-SERVICE_MS = 20
-SERVICE_SLOW_MS = 100
-SERVICE_CALM_MS = 500
-_FAST_STEPS_H = 180000  # 50 steps/s: one per 20 ms
-_CALM_STEPS_H = 18000  # 5 steps/s: one per 200 ms
+# The service step's periods (Pump.service_ms), written here only: the board's timer, the
+# emulator and the watchdog follow them, and a test holds README to them. SERVICE_MS while
+# steps come faster than one per SERVICE_MS (the step ring then holds well under a second),
+# else SERVICE_SLOW_MS, the load cell's sample period; SERVICE_CALM_MS below 5 steps/s (0.74
+# mL/h on a 10 mL syringe: the CSCI rates) and while the motor is off, unless an alarm sounds
+# or a bolus runs: at most 2.5 steps (0.1 uL) go by before a check sees a fault. Each step
+# then drains about 5 load-cell samples (the HX711's FIFO holds 8), the ring holds a minute
+# or more of steps, and the watchdog (boardapp.WATCHDOG_MS) sees 4 steps (the board runs a
+# step that a command held off again 10 ms later: boardapp).
+SERVICE_MS = const(20)
+SERVICE_SLOW_MS = const(100)
+SERVICE_CALM_MS = const(500)
+_FAST_STEPS_H = const(3600000 // SERVICE_MS)  # one step per SERVICE_MS: 50 steps/s
+_CALM_STEPS_H = const(18000)  # 5 steps/s: 2.5 per SERVICE_CALM_MS
 _LOG_SERVICE_US = 1000000
 # After an occlusion alarm the plunger draws back the volume the detector says is trapped, so
 # the line holds no pressure when it opens (the T34's back-off): at 1,000 steps/s, capped.
@@ -412,14 +417,20 @@ class Pump:
         return c.zero
 
     def unboost(self, r=None):
-        """End a boost at its exact end and go on at r (default: the program rate)."""
+        """End a boost at its exact end and go on at r (default: the program rate, with a
+        change boost_then gave)."""
         c = self._ctl
         now = self._halt(keep_enabled=True)
         try:
-            c.unboost(r or c.rate, now)
+            c.unboost(r, now)
             self._go(now)
         finally:
             self._settle()
+
+    def boost_then(self, r):
+        """During a boost: the program rate becomes r once the boost ends, at its end or
+        cut short by a pause (the motor is not touched; see Controller.boost_then)."""
+        self._ctl.boost_then(r)
 
     def finish(self, r=None):
         """The VTBI is delivered: go on at r (KVO), or stop (r None) with no alarm."""

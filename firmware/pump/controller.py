@@ -3,7 +3,7 @@
 # reports executed steps. Every command validates first and changes nothing if refused.
 from micropython import const
 
-from pump import events
+from pump import alarms, events
 from pump.planner import PlanError, StepPlanner
 from pump.ticks import ticks_diff
 
@@ -15,10 +15,10 @@ COMPLETE = "complete"
 
 # Steps per batch: the Pico's step ring and the emulator take the same batches.
 _BATCH_MAX = const(64)
-ALARM_EMPTY = "reservoir_empty"
+ALARM_EMPTY = alarms.RESERVOIR_EMPTY
 # The executor ran later than the plan. The PIO is cycle-exact unless its FIFO runs dry, so
 # the tolerance is zero: any step the executor could not issue on time is late.
-ALARM_LATE = "step_late"
+ALARM_LATE = alarms.STEP_LATE
 # After every reset there is no syringe until someone loads one: nothing to deliver from.
 NO_SYRINGE = "no syringe loaded (load one first)"
 
@@ -59,6 +59,9 @@ class Controller:
         self._span = 0
         self.zero = 0
         self.target = -1
+        # The program rate a boost ends into, if it changed during the boost (a titration
+        # step or profile segment that came due): None, self.rate. See boost_then.
+        self._then = None
 
     def _refuse(self, action, allowed):
         if not self.loaded:
@@ -89,7 +92,8 @@ class Controller:
     def set_rate(self, rate, now):
         self.check_rate(rate)  # refuse first
         if self.state == RUNNING:
-            self._checked(now, rate)
+            self._checked(now, rate)  # ends a boost: this rate, set now, is the program's
+        self._then = None
         self.rate = rate
         self.log.add(now, events.RATE, rate[0], rate[1])
 
@@ -105,9 +109,16 @@ class Controller:
 
     def pause(self, now):
         self._refuse("pause", (RUNNING,))
+        cut = self._limit >= 0  # a boost (a bolus) ends here, short of its end
         self._checked(now, None)
         self.state = PAUSED
         self.log.add(now, events.PAUSE, self.delivered)  # exact: the motor is halted
+        if cut:
+            # The log's last RATE was the boosted one: say what resume runs at, the
+            # program's rate, a change that came due during the bolus included.
+            if self._then is not None:
+                self.rate, self._then = self._then, None
+            self.log.add(now, events.RATE, self.rate[0], self.rate[1])
 
     def resume(self, now):
         self._refuse("resume", (PAUSED,))
@@ -188,7 +199,8 @@ class Controller:
     def boost(self, rate, now, span_us):
         """While running: from `now`, run at `rate` (the program rate plus a bolus rate) for
         exactly span_us, then hold until unboost(). The program rate stays self.rate (a pause
-        ends the boost; resume goes on at self.rate)."""
+        ends the boost, logs RATE self.rate, and resume goes on at it; boost_then changes
+        it meanwhile). A stop, a fault or an empty syringe end it with nothing to go on."""
         self._refuse("give a bolus", (RUNNING,))
         if span_us <= 0:
             raise ValueError("a bolus must last at least 1 us")
@@ -197,7 +209,18 @@ class Controller:
         self._limit = self._plan.due(span_us)
         self._span = span_us
         self.zero = now
+        self._then = None
         self.log.add(now, events.RATE, rate[0], rate[1])
+
+    def boost_then(self, rate):
+        """While a boost runs: the program's rate changes to `rate` (a titration step or a
+        profile segment came due), in force once the boost ends, however it ends: at its
+        end (unboost with no rate) or cut short by a pause (resume runs at it). The boost
+        runs on unchanged and nothing is logged here (unboost and pause log the RATE)."""
+        if not self.boosting():
+            raise TransitionError("no bolus is running")
+        self.check_rate(rate)
+        self._then = rate
 
     def boosting(self):
         return self._limit >= 0 and self.state == RUNNING
@@ -213,7 +236,8 @@ class Controller:
 
     def unboost(self, rate, now):
         """End the boost at its end (zero + span, at or before `now`; the motor is halted)
-        with the exact progress there, and continue at `rate` from `now`."""
+        with the exact progress there, and continue at `rate` from `now` (None: the
+        program's rate, boost_then's if it gave one)."""
         self._refuse("end a bolus", (RUNNING,))
         if self._limit < 0:
             raise TransitionError("no bolus is running")
@@ -222,6 +246,8 @@ class Controller:
         if self._seg_done != self._limit:
             self.fault(now, ALARM_LATE)  # the executor fell behind the bolus
             raise PumpFault("bolus steps ran late: pump stopped, alarm %s" % ALARM_LATE)
+        if rate is None:
+            rate = self.rate if self._then is None else self._then
         done = self._seg_done
         tau = self._span - (self._plan.time_of(done) if done else 0)
         StepPlanner(self.vol).start_segment(rate[0], rate[1])
@@ -229,6 +255,7 @@ class Controller:
         self._seg_done = 0
         self._last_tick = now
         self._limit = -1
+        self._then = None
         self.rate = rate
         self.log.add(now, events.RATE, rate[0], rate[1])
 
@@ -240,6 +267,7 @@ class Controller:
         self._seg_done = 0
         self._last_tick = now
         self._limit = -1
+        self._then = None  # the program has ended: a change due during a bolus with it
         self.target = -1
         if rate is None:
             self.state = STOPPED

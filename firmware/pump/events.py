@@ -27,7 +27,7 @@ BACKOFF = const(19)  # a: nL drawn back after an occlusion, b: steps delivered a
 TIME = const(0x7E)  # time anchor: a: UTC s since LOG_EPOCH or -1, b: uptime s
 SEAL = const(0x7F)  # HMAC chain link: a, b: the first 8 bytes of the chain value
 
-# b of an ALARM record (the same numbers as pump.alarms RAISED ... CLEARED).
+# b of an ALARM record (pump.alarms writes them).
 ALARM_RAISED = const(1)
 ALARM_ACKNOWLEDGED = const(2)
 ALARM_SILENCED = const(3)

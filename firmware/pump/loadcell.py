@@ -23,13 +23,16 @@ SATURATED = const(2)  # the HX711 clamps an input beyond its range (a broken bri
 PERIOD_US = const(100000)  # 10 samples/s: the HX711's RATE pin low
 _STALE_US = const(500000)  # 5 sample periods without data
 # take() not called for this long: polling (re)starts. Above the slowest service period
-# (pump.api.SERVICE_CALM_MS, 500 ms) with room for a step that a command delayed;
+# (pump.api.SERVICE_CALM_MS) with room for a step that a command delayed;
 # a longer gap is the motor standing still (the driver's FIFO then holds old samples).
 _RESUME_US = const(1000000)
-_RAW_MAX = const(0x7FFFFF)  # the HX711's positive clamp
-_RAW_MIN = const(0x800000)  # its negative clamp (-2**23 as 24-bit two's complement)
-_SIGN = const(0x800000)
+# The HX711's clamps in counts: an input beyond its range reads as one of these. The rig and
+# the false-alarm run clamp with them; the virtual board's chip model (hx711.mjs) has a copy.
+RAW_MAX = const(0x7FFFFF)
+RAW_MIN = const(-0x800000)
 _FULL = const(0x1000000)
+_SIGN = const(0x800000)
+_MIN_WORD = const(RAW_MIN + _FULL)  # RAW_MIN as the 24-bit word the driver hands over
 
 # Nominal calibration: a 5 kg bar cell (1.0 mV/V) excited at 3.3 V on an HX711 at gain 128
 # (+-0.5 AVDD / 128 = +-12.9 mV full scale over 2**23 counts: 650 counts per uV), 67.3 uV per
@@ -45,7 +48,7 @@ def check_calibration(offset, scale):
     """Raises ValueError unless (offset, scale) are integers the conversion can take."""
     if not isinstance(offset, int) or not isinstance(scale, int):
         raise ValueError("offset and scale must be whole counts")
-    if not -_RAW_MIN < offset < _RAW_MAX:
+    if not RAW_MIN < offset < RAW_MAX:
         raise ValueError("offset must be within the HX711's 24-bit range")
     if not SCALE_MIN <= scale <= SCALE_MAX:
         raise ValueError("scale must be %d..%d counts per N" % (SCALE_MIN, SCALE_MAX))
@@ -167,7 +170,7 @@ class LoadCell:
                 self.fault = NO_DATA
             return None
         self._last = now
-        if raw == _RAW_MAX or raw == _RAW_MIN:
+        if raw == RAW_MAX or raw == _MIN_WORD:
             self.fault = SATURATED
             return None
         self.fault = OK

@@ -4,7 +4,9 @@
 # A program is one basal source (a rate in mL/h, a dose per 24 h at a concentration, a volume
 # over a duration, or a time-of-day profile of up to 24 segments), optionally a titration plan
 # bounded by a maximum, boluses with limits, and a VTBI after which the pump goes on at KVO or
-# stops with an end-of-infusion signal.
+# stops with an end-of-infusion signal. The end is final: KVO never runs above the rate in
+# force, and no later titration step, profile segment, titrate or bolus raises it (a new
+# program does); a VTBI goes with any basal source (PROTOCOL.md, End of infusion).
 #
 # Exactness: a bolus runs the pump at the basal rate plus the bolus rate for exactly the
 # bolus's duration (pump.controller boost/unboost: the steps are capped at those due by the
@@ -39,6 +41,7 @@ DENY_BUSY = const(4)
 DENY_LOCKOUT = const(5)
 DENY_HOUR = const(6)
 DENY_DAY = const(7)
+DENY_ENDED = const(8)
 DENY_NAMES = {
     DENY_NONE: "no_bolus",
     DENY_ALARM: "alarm",
@@ -47,6 +50,7 @@ DENY_NAMES = {
     DENY_LOCKOUT: "lockout",
     DENY_HOUR: "max_per_hour",
     DENY_DAY: "max_24h",
+    DENY_ENDED: "infusion_ended",
 }
 
 

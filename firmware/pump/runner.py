@@ -10,6 +10,7 @@ from pump.program import (
     DENY_ALARM,
     DENY_BUSY,
     DENY_DAY,
+    DENY_ENDED,
     DENY_HOUR,
     DENY_LOCKOUT,
     DENY_NAMES,
@@ -26,6 +27,7 @@ from pump.program import (
 from pump.ticks import ticks_diff
 
 _US = const(1000000)
+_ENDED = "the infusion has ended (the VTBI was delivered)"
 LEDGER = const(64)  # boluses remembered for the 24 h limit
 
 
@@ -44,8 +46,7 @@ class Runner:
         self.boluses = 0  # granted, ever
         self._bolus_end_s = -1  # elapsed (s, us) the running bolus ends at; -1: none
         self._bolus_end_us = 0
-        self._pending = None  # a basal rate change due during a bolus, applied at its end
-        self.ended = False  # the VTBI was delivered (end-of-infusion signal)
+        self.ended = False  # the VTBI was delivered: the program's schedule is over
         self.t0 = -1  # elapsed s at the program's first start; -1: not started
         self._step = 0  # next titration step
         self._seg = 0  # profile segment in force
@@ -154,7 +155,6 @@ class Runner:
         """A new syringe: the program is gone (the bolus ledger stays: the limits span it)."""
         self.prog = None
         self._bolus_end_s = -1
-        self._pending = None
         self.ended = False
 
     def titrate(self, tick, r, dose):
@@ -164,6 +164,8 @@ class Runner:
         p = self.prog
         if p is None or p.tmax is None:
             raise ProgramError("refused", "the program has no titration plan")
+        if self.ended:
+            raise ProgramError("refused", _ENDED + ": set a new program to go on")
         if _gt(r, p.tmax):
             raise ProgramError(
                 "out_of_range",
@@ -203,6 +205,8 @@ class Runner:
             return DENY_NONE, "the program has no bolus"
         if self.pump._alarms.active():
             return DENY_ALARM, "no bolus while an alarm is active"
+        if self.ended:
+            return DENY_ENDED, "no bolus: " + _ENDED
         if self.pump.state != ctl.RUNNING:
             return DENY_STATE, "no bolus while %s" % self.pump.state
         if self._bolus_end_s >= 0 or self.pump._ctl.held():
@@ -276,14 +280,14 @@ class Runner:
         c = self.pump._ctl
         if self._bolus_end_s >= 0:
             if not c.boosting():  # paused, stopped, or the VTBI cut it short
-                self._bolus_end_s = -1
+                self._bolus_end_s = -1  # the controller went on at the program's rate
             elif self._reached(self._bolus_end_s, self._bolus_end_us):
                 self._bolus_end_s = -1
-                r = self._pending
-                self._pending = None
-                self.pump.unboost(r)
+                self.pump.unboost()  # at the program's rate (boost_then's, if a change)
         if c.target >= 0 and c.state == ctl.RUNNING and c.delivered >= c.target:
             self._end(p)
+        if self.ended:
+            return  # KVO or stopped until a new program: no step, no segment changes it
         if self.t0 >= 0 and self._step < len(p.steps):
             at, r, dose = p.steps[self._step]
             if self.s - self.t0 >= at:
@@ -299,10 +303,12 @@ class Runner:
             self._tod = tod
 
     def _basal(self, r, dose, p):
-        """A scheduled basal change: now, or at the end of a running bolus."""
+        """A scheduled basal change: now, or, during a bolus, when the bolus ends, at its
+        end or cut short by a pause (the controller keeps it: Controller.boost_then). A
+        dose is logged (PROGRAM) now, its RATE when in force."""
         st = self.pump.state
-        if self._bolus_end_s >= 0:
-            self._pending = r
+        if self.pump._ctl.boosting():
+            self.pump.boost_then(r)
             if dose and p.conc:
                 self.pump.log.add(self._last, events.PROGRAM, dose, p.conc)
         elif st in (ctl.RUNNING, ctl.PAUSED, ctl.IDLE):
@@ -310,8 +316,13 @@ class Runner:
 
     def _end(self, p):
         self.ended = True
-        self.pump.finish(p.kvo)
         c = self.pump._ctl
+        r = p.kvo
+        if r is not None:
+            now = c.rate if c._then is None else c._then  # the program's, under a bolus
+            if _gt(r, now):
+                r = now  # KVO never above the rate in force (a profile, a step down)
+        self.pump.finish(r)
         self.pump.log.add(self._last, events.INFUSION_END, c.delivered, 1 if p.kvo else 0)
 
     def status(self):

@@ -168,11 +168,10 @@ def sweep_report(done: list[Case], target: float = TARGET_UL) -> list[str]:
     lo_p, hi_p = plant.BACK_PRESSURE_MMHG
 
     def bound(c: Case) -> float:
-        p = plant.Plant(1.0, c.size, 1.0, 1.0, 1.0)  # compliance and resistance only
         dt_s = c.minutes * 60 + RELEASE_AFTER_MIN * 60
         fall = (hi_p - lo_p) * math.sin(math.pi * min(dt_s / plant.BACK_PRESSURE_PERIOD_S, 0.5))
-        flow = p.resistance * c.rate * 1000 / 3600
-        return p.compliance * (flow + fall) + err_hi
+        flow = plant.LINE_RESISTANCE_MMHG_PER_UL_S * c.rate * 1000 / 3600
+        return plant.compliance(c.size) * (flow + fall) + err_hi
 
     out = [
         f"bolus sweep: the line blocks at {', '.join(f'{a:g}' for a in SWEEP_AT_H)} h, plant "
@@ -224,8 +223,8 @@ def sweep_report(done: list[Case], target: float = TARGET_UL) -> list[str]:
         )
 
     def flow_ul(size: int, rate: float) -> float:  # C R q: the line's flow pressure's volume
-        p = plant.Plant(1.0, size, 1.0, 1.0, 1.0)
-        return p.compliance * p.resistance * rate * 1000 / 3600
+        r = plant.LINE_RESISTANCE_MMHG_PER_UL_S
+        return plant.compliance(size) * r * rate * 1000 / 3600
 
     big = max(SYRINGES)
     out.append(

@@ -1,6 +1,6 @@
 """Event-driven emulator: the firmware's application, `pump.api.Pump`, unchanged, on simulated
-hardware (pumphost.simhal), with the service step at the board's cadence (`Pump.service_ms`:
-20 ms at fast rates, 100 ms otherwise).
+hardware (pumphost.simhal), with the service step at the board's cadence (`Pump.service_ms`,
+the periods in pump.api).
 
 Time jumps from event to event: a batch's last step, the service step due after it, a
 scenario event. A service step at which nothing changed since the one before (no batch
@@ -96,15 +96,8 @@ class Emulator:
         fill_ml = f"{whole}.{frac:06d}"  # exact: the fill is whole nL
         self.sensors: SimSensors | None = None
         if sc.plant_seed is not None:
-            stroke_mm = sc.fill_nl / self.syringe.nl_per_mm  # the stopper bottoms there
-            self.plant = plant.Plant(
-                bore_mm=self.syringe.diameter_um / 1000,
-                nominal_ml=self.syringe.nominal_ul // 1000,
-                um_per_step=drive.lead_um / drive.steps_per_rev,
-                nl_per_step=self.vol[0] / self.vol[1],
-                stroke_mm=stroke_mm,
-                seed=sc.plant_seed,
-                faults=[plant.Fault(at, kind) for at, kind in sc.faults],
+            self.plant = plant.for_syringe(
+                self.syringe, drive, sc.fill_nl, sc.plant_seed, sc.faults
             )
             self.sensors = SimSensors(self.plant)
         self.log: LogRing | None = None
@@ -244,7 +237,7 @@ class Emulator:
             done = st.next_done_us()
             if done is None or done > t_us:
                 break
-            period = self.pump.service_ms() * 1000  # the board's timer: 20 or 100 ms
+            period = self.pump.service_ms() * 1000  # as the board's timer
             service = -(-done // period) * period  # the first service step after it
             if service > t_us:
                 break

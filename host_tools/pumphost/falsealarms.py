@@ -13,13 +13,14 @@ What runs, per patient-day (each its own seed, `plan_day`):
   (the one `Pump.load` built) is started, paused, resumed and told the executed steps as the
   service step would tell it, and the position at each sample is its planner's `due(tau)` (or
   the count of `time_of(k)` at or before it, the same number);
-- the plant model, `pumphost.plant`: the same `Plant` object the emulator builds (its seeded
-  friction profile, back-pressure phase, cell offset and drift), its equations evaluated for a
-  whole run of samples at once with numpy (`PlantRun`): the line's ODE solved exactly over
-  each sample interval, the stopper's static friction until it moved BREAKAWAY_MM and
-  dynamic friction with its profile and stick-slip after, the stopper bottoming, the cell's
-  noise, offset, drift and clamp. The noise comes from numpy (seeded per syringe) or, with
-  noise="plant", from the Plant's own random stream in the order Plant.sample() draws it;
+- the plant model, `pumphost.plant`: the same `Plant` the emulator builds (`for_syringe`: its
+  seeded friction profile, back-pressure phase, cell offset and drift), run over a whole run
+  of samples at once with numpy (`Plant.run`, the same equations as `advance` and `sample`):
+  the line's ODE solved exactly over each sample interval, the stopper's static friction
+  until it moved BREAKAWAY_MM and dynamic friction with its profile and stick-slip after, the
+  stopper bottoming, the cell's noise, offset, drift and clamp. The noise comes from numpy
+  (seeded per syringe) or, with noise="plant", from the Plant's own random stream in the
+  order Plant.sample() draws it;
 - what the board's alarm logic does with a detector or load-cell result: a trip goes to the
   firmware's own `Pump._occluded` (occlusion, or empty when under 10 % of the fill is left:
   the stopper bottoming out), a clamped word to `Pump._fail(sensor_fault)`, on the Pump that
@@ -56,7 +57,6 @@ really is empty) and the near-empty warning (from the plan's time remaining, not
 from __future__ import annotations
 
 import argparse
-import math
 import multiprocessing
 import operator
 import random
@@ -87,184 +87,8 @@ CHANGE_MIN = (5.0, 20.0)  # a new syringe this long after the last one emptied
 TARGET_DAYS = 1000
 TARGET_WALL_S = 900.0
 BOARD = "pico"
-_RAW_MAX = 0x7FFFFF  # the HX711's clamps (pump.loadcell)
-_RAW_MIN = -0x800000
 _FULL = 0x1000000
-_BLOCK = 64  # samples per block of the line's linear recurrence
 _CHUNK = 36_000  # samples computed at once: an hour
-
-
-# --- the plant, many samples at a time ----------------------------------------------------
-
-
-class PlantRun:
-    """pumphost.plant.Plant.advance() then sample() for a run of samples at once, from the
-    Plant's own state and realisation (its friction profile, back-pressure phase, offset and
-    drift). `run(t_s, steps)` returns the force on the load cell (N) at each sample, and
-    leaves the state at the last one (`truncate(i)` puts it back to sample i)."""
-
-    def __init__(self, p: plant.Plant, rng: np.random.Generator | None) -> None:
-        """rng None: the noise comes from p's own random stream, in Plant.sample()'s order
-        (the same numbers the emulator's plant draws); else from rng."""
-        self.p = p
-        self.rng = rng
-        self.t = p.t
-        self.steps = p.steps
-        self.trapped = p.trapped_ul
-        self.run_steps = 0  # steps since the stopper last rested (exact)
-        self.moved = p.moved_since_rest_mm  # the plant's own float sum of the same
-        self.occluded = p._occluded
-        self.partial = p._partial
-        self._faults = list(p._pending)  # sorted by at_s
-        for f in self._faults:
-            if f.kind not in ("occlusion", "occlusion_release", "partial_occlusion"):
-                raise ValueError(f"the fast path models line faults only, not {f.kind!r}")
-        self._k = np.array([k for k, _ in p._waves])
-        self._ph = np.array([ph for _, ph in p._waves])
-        self._last: dict[str, np.ndarray] = {}
-
-    def _regimes(self, t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        occl = np.full(len(t), self.occluded)
-        part = np.full(len(t), self.partial)
-        for f in self._faults:
-            i = int(np.searchsorted(t, f.at_s, side="left"))  # applied at advance(t >= at_s)
-            if i >= len(t):
-                break
-            if f.kind == "occlusion":
-                occl[i:] = True
-            elif f.kind == "partial_occlusion":
-                part[i:] = True
-            else:
-                occl[i:] = False
-                part[i:] = False
-        return occl, part
-
-    def _moved(self, d: np.ndarray, steps: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Steps since the last rest at each sample (0 at rest), and where the stopper has
-        broken away (moved_since_rest_mm >= BREAKAWAY_MM, as the plant's float sum has it)."""
-        n = len(d)
-        moving = d > 0
-        cs = np.cumsum(d)
-        idx = np.where(moving, -1, np.arange(n))
-        last_rest = np.maximum.accumulate(idx)
-        base = np.where(last_rest >= 0, cs[np.maximum(last_rest, 0)], -self.run_steps)
-        run = cs - base
-        um = self.p.um_per_step
-        approx = run * um / 1000
-        broke = moving & (approx >= plant.BREAKAWAY_MM)
-        # Exactly at the breakaway distance the plant's float sum decides: redo it there.
-        for i in np.flatnonzero(moving & (np.abs(approx - plant.BREAKAWAY_MM) < 1e-9)):
-            broke[i] = self._float_moved(d, last_rest, int(i)) >= plant.BREAKAWAY_MM
-        return run, broke
-
-    def _float_moved(self, d: np.ndarray, last_rest: np.ndarray, i: int) -> float:
-        start = int(last_rest[i]) + 1
-        m = self.moved if last_rest[i] < 0 else 0.0
-        for j in range(start, i + 1):
-            m = m + int(d[j]) * self.p.um_per_step / 1000
-        return m
-
-    def _noise(self, broke: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        n = len(broke)
-        if self.rng is not None:
-            return self.rng.standard_normal(n), self.rng.standard_normal(n)
-        # Plant.sample() draws the stick-slip (when broken away) and then the cell's noise.
-        extra = np.cumsum(broke)
-        total = n + int(extra[-1]) if n else 0
-        g = self.p._rng.gauss
-        z = np.array([g(0.0, 1.0) for _ in range(total)])
-        cell_at = np.arange(n) + extra
-        stick = np.zeros(n)
-        stick[broke] = z[cell_at[broke] - 1]
-        return stick, z[cell_at]
-
-    def run(self, t: np.ndarray, steps: np.ndarray) -> np.ndarray:
-        """Forces (N) at plant times t (s, increasing) with the plunger `steps` in."""
-        p = self.p
-        n = len(t)
-        if n == 0:
-            return np.zeros(0)
-        dt = np.diff(t, prepend=self.t)
-        d = np.diff(steps, prepend=self.steps)
-        if (dt <= 0).any() or (d < 0).any():
-            raise ValueError("plant time and the plunger only go forward")
-        occl, part = self._regimes(t)
-        pushed = d * p.nl_per_step / 1000
-        # The line: dV/dt = q - (V / C - P_back) / R over each interval, solved exactly
-        # (Plant.advance); V_i = A_i V_(i-1) + B_i, blocked so numpy does the work.
-        r = p.resistance * np.where(part, plant.PARTIAL_OCCLUSION_FACTOR, 1.0)
-        e = np.exp(-dt / (r * p.compliance))
-        eq = p.compliance * (self._back_pressure(t) + r * (pushed / dt))
-        a = np.where(occl, 1.0, e)
-        b = np.where(occl, pushed, eq * (1 - e))
-        trapped = _recurrence(a, b, self.trapped)
-        run, broke = self._moved(d, steps)
-        stick, cell = self._noise(broke)
-        x = steps * p.um_per_step / 1000
-        profile = np.zeros(n)
-        for k, ph in zip(self._k, self._ph, strict=True):
-            profile = profile + np.sin(k * x + ph)
-        profile = profile / len(self._k)
-        dyn = p.dynamic_n * (1 + plant.FRICTION_PROFILE * profile) + stick * p.stick_slip_n
-        fric = np.where(d == 0, 0.0, np.where(broke, dyn, p.static_n))
-        pressure = trapped / p.compliance
-        force = fric + np.maximum(pressure, 0.0) * plant.MMHG_PA * p.area_mm2 * 1e-6
-        beyond = x - p.stroke_mm
-        force = np.where(beyond > 0, force + plant.BOTTOM_STIFFNESS_N_PER_MM * beyond, force)
-        force = force + (p._offset + p._drift * t + cell * plant.CELL_NOISE_RMS_N)
-        force = np.minimum(force, plant.CELL_FULL_SCALE_N)
-        self._last = {"t": t, "steps": steps, "trapped": trapped, "run": run, "d": d}
-        self._last.update(occl=occl, part=part)
-        self.truncate(n - 1)
-        return force
-
-    def truncate(self, i: int) -> None:
-        """The plant's state as it was right after sample i of the last run."""
-        s = self._last
-        self.t = float(s["t"][i])
-        self.steps = int(s["steps"][i])
-        self.trapped = float(s["trapped"][i])
-        self.run_steps = int(s["run"][i])
-        # The float sum matters only until the stopper breaks away: keep it while close.
-        um = self.p.um_per_step
-        if self.run_steps * um / 1000 < plant.BREAKAWAY_MM + 1e-6:
-            d = s["d"][: i + 1]
-            rest = np.flatnonzero(d == 0)
-            start = int(rest[-1]) + 1 if len(rest) else 0
-            m = self.moved if not len(rest) else 0.0
-            for j in range(start, i + 1):
-                m = m + int(d[j]) * um / 1000
-            self.moved = m
-        else:
-            self.moved = self.run_steps * um / 1000
-        self.occluded = bool(s["occl"][i])
-        self.partial = bool(s["part"][i])
-        self._faults = [f for f in self.p._pending if f.at_s > self.t]
-
-    def _back_pressure(self, t: np.ndarray) -> np.ndarray:
-        lo, hi = plant.BACK_PRESSURE_MMHG
-        mid, amp = (lo + hi) / 2, (hi - lo) / 2
-        period = plant.BACK_PRESSURE_PERIOD_S
-        return mid + amp * np.sin(2 * math.pi * t / period + self.p._bp_phase)
-
-
-def _recurrence(a: np.ndarray, b: np.ndarray, v0: float) -> np.ndarray:
-    """v_i = a_i v_(i-1) + b_i from v_(-1) = v0, in blocks: within one, v_i = P_i (v_start +
-    sum_k<=i b_k / P_k) with P the running product of a (a is 1 or exp(-dt / tau) >= 0.95
-    here, so P stays far from underflow)."""
-    n = len(a)
-    m = -(-n // _BLOCK)
-    pad = m * _BLOCK - n
-    a2 = np.concatenate([a, np.ones(pad)]).reshape(m, _BLOCK)
-    b2 = np.concatenate([b, np.zeros(pad)]).reshape(m, _BLOCK)
-    prod = np.cumprod(a2, axis=1)
-    acc = np.cumsum(b2 / prod, axis=1) * prod
-    starts = np.empty(m)
-    v = v0
-    for j, (pl, sl) in enumerate(zip(prod[:, -1].tolist(), acc[:, -1].tolist(), strict=True)):
-        starts[j] = v
-        v = pl * v + sl
-    return (prod * starts[:, None] + acc).ravel()[:n]
 
 
 def to_mn(
@@ -279,11 +103,11 @@ def to_mn(
         mn = np.rint(force_n * 1000).astype(np.int64)
         return mn, mn >= 50_000
     counts = cell.offset + np.rint(force_n * cell.scale).astype(np.int64)
-    counts = np.clip(counts, _RAW_MIN, _RAW_MAX)
+    counts = np.clip(counts, loadcell.RAW_MIN, loadcell.RAW_MAX)
     raw = counts & (_FULL - 1)  # the HX711's word
     signed = np.where(raw & 0x800000, raw - _FULL, raw)
     mn = cell.mn(signed)  # the firmware's conversion, elementwise
-    return mn, (raw == _RAW_MAX) | (raw == (_RAW_MIN & (_FULL - 1)))
+    return mn, (raw == loadcell.RAW_MAX) | (raw == (loadcell.RAW_MIN & (_FULL - 1)))
 
 
 # --- a patient-day --------------------------------------------------------------------------
@@ -458,22 +282,10 @@ class _Day:
         assert det is not None
         vol = c.vol
         seed = self.plant_seed if self.plant_seed is not None else plan.seed * 1000 + n
-        p = plant.Plant(
-            bore_mm=syr.diameter_um / 1000,
-            nominal_ml=syr.nominal_ul // 1000,
-            um_per_step=self.drive.lead_um / self.drive.steps_per_rev,
-            nl_per_step=vol[0] / vol[1],
-            stroke_mm=pump.fill_nl / syr.nl_per_mm,
-            seed=seed,
-            # a line fault hits the syringe in use then: a new syringe comes with a new line
-            faults=[
-                plant.Fault((at * 1e6 - t_load) / 1e6, k)
-                for at, k in self.faults
-                if at * 1e6 >= t_load
-            ],
-        )
+        # a line fault hits the syringe in use then: a new syringe comes with a new line
+        faults = [((at * 1e6 - t_load) / 1e6, k) for at, k in self.faults if at * 1e6 >= t_load]
+        p = plant.for_syringe(syr, self.drive, pump.fill_nl, seed, faults)
         rng = None if self.noise == "plant" else np.random.default_rng([plan.seed, n])
-        pr = PlantRun(p, rng)
         pauses = [(s, s + d) for s, d in plan.pauses if s > t_load]
         # Start: as Pump.start() does to the controller and the detector (pump._go).
         now = self.tick(t_load)
@@ -495,7 +307,7 @@ class _Day:
             for ka in range(k0, max(k0, k1), _CHUNK):  # an hour at a time
                 ts = np.arange(ka, min(ka + _CHUNK, k1), dtype=np.int64) * SAMPLE_US
                 pos = d0 + _due(plan_, ts - t0)
-                force = pr.run((ts - t_load) / 1e6, pos)
+                force = p.run((ts - t_load) / 1e6, pos, rng)
                 mn, bad = to_mn(force, self.cell, self.board_cell)
                 hit = self._feed(det, mn, bad, pos, ts)
                 res.samples += len(ts) if hit is None else hit[0] + 1
@@ -505,7 +317,7 @@ class _Day:
                 i, found = hit
                 t_hit = int(ts[i])
                 res.running_h += (t_hit - t0) / 3.6e9
-                pr.truncate(i)
+                p.truncate(i)
                 k = int(pos[i]) - d0
                 last = t0 + plan_.time_of(k) if k else t0
                 c.executed(k, self.tick(last))
@@ -551,7 +363,7 @@ class _Day:
             c.pause(self.tick(t_stop))  # checks the executed steps against the plan
             res.pauses += 1
             t1 = min(pause[1], end_us)
-            self._rest(pr, t_stop, t1, t_load, c.delivered)
+            self._rest(p, rng, t_stop, t1, t_load, c.delivered)
             if t1 >= end_us:
                 return end_us, False
             now = self.tick(t1)
@@ -560,11 +372,19 @@ class _Day:
             det.reset(c.delivered)
             t0 = t1
 
-    def _rest(self, pr: PlantRun, t0: int, t1: int, t_load: int, steps: int) -> None:
+    def _rest(
+        self,
+        p: plant.Plant,
+        rng: np.random.Generator | None,
+        t0: int,
+        t1: int,
+        t_load: int,
+        steps: int,
+    ) -> None:
         """The plant while the motor stands: the line relaxes, nothing is fed."""
         ts = np.arange(t0 // SAMPLE_US + 1, -(-t1 // SAMPLE_US), dtype=np.int64) * SAMPLE_US
         if len(ts):
-            pr.run((ts - t_load) / 1e6, np.full(len(ts), steps, dtype=np.int64))
+            p.run((ts - t_load) / 1e6, np.full(len(ts), steps, dtype=np.int64), rng)
 
     def _feed(
         self, det: object, mn: np.ndarray, bad: np.ndarray, pos: np.ndarray, ts: np.ndarray

@@ -9,7 +9,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from pumphost import boards, paths
+from pumphost import boards, paths, plant
 
 paths.use_firmware_core()
 from pump import api, mechanics, syringes  # noqa: E402
@@ -73,14 +73,7 @@ class _Plant(BaseModel):
 class _Fault(BaseModel):
     model_config = _STRICT
     at_h: Annotated[float, Field(ge=0)]
-    kind: Literal[
-        "occlusion",
-        "occlusion_release",
-        "partial_occlusion",
-        "syringe_removed",
-        "sensor_open",
-        "sensor_saturated",
-    ]
+    kind: Literal[plant.FAULTS]  # type: ignore[valid-type]
 
 
 # The pump protocol's error codes (firmware/pump/PROTOCOL.md): what a [[command]] may expect.

@@ -18,9 +18,11 @@ import sys
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
+from dataclasses import KW_ONLY, dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, ClassVar, Self, TypeVar
 
 import click
 
@@ -38,6 +40,7 @@ DEFAULT_FLASH = CACHE / "vboard" / "flash.bin"
 RUN_DIR = CACHE / "vboard"
 DEFAULT_PORT = 2217
 _READY = "vboard: ready "
+_F = TypeVar("_F", bound=Callable[..., Any])
 
 
 class VBoardError(Exception):
@@ -79,84 +82,58 @@ def ensure_bridge_deps() -> str:
     return node
 
 
-class VirtualBoard:
-    """A running virtual Pico; use as a context manager, or call start() and close()."""
+@dataclass(eq=False)
+class NodeBridge:
+    """A node main of host_tools/vboard (bridge.mjs, pair.mjs) run from Python: it prints
+    `vboard: ready ...` once its ports listen, or `vboard: error: ...` and exits. Subclasses
+    build its arguments and talk to it; use as a context manager, or call start() and close().
+    """
 
-    def __init__(
-        self,
-        image: Path | None = DEFAULT_IMAGE,
-        *,
-        flash: Path | None = None,
-        fresh: bool = False,
-        port: int = DEFAULT_PORT,
-        control_port: int | None = None,
-        bootrom: Path = DEFAULT_BOOTROM,
-        host: str = "127.0.0.1",
-        extra_args: tuple[str, ...] = (),
-        echo_output: bool = False,
-        start_timeout: float = 30.0,
-        devices: str | None = "vpico",
-        proto_port: int | None = None,
-    ) -> None:
-        """port=0 picks a free pair of ports (REPL, control). devices: the board definition
-        whose load cell (an HX711, idle at zero force) and seated syringe switch are wired to
-        the pins at start, as on the pump; None for a bare chip (MicroPython's own tests)."""
-        self.image = image
-        self.flash = flash
-        self.fresh = fresh
-        self.host = host
-        self.port = port
-        self.control_port = control_port
-        self.bootrom = bootrom
-        self.extra_args = extra_args
-        self.echo_output = echo_output
-        self.start_timeout = start_timeout
-        self.devices = devices
-        # UART1 (the pump protocol) on TCP: None is the REPL port + 2 (any free port with
-        # port=0), -1 none; the bridge says which port it took (proto_url).
-        self.proto_port = proto_port
+    script: ClassVar[Path] = BRIDGE
+    what: ClassVar[str] = "the bridge"  # in errors: "... did not start in time", "... stopped"
+
+    image: Path | None = DEFAULT_IMAGE
+    _: KW_ONLY
+    flash: Path | None = None
+    fresh: bool = False
+    port: int = DEFAULT_PORT  # the (pump's) REPL; 0: a free one
+    bootrom: Path = DEFAULT_BOOTROM
+    host: str = "127.0.0.1"
+    echo_output: bool = False
+    start_timeout: float = 30.0
+    proto_port: int | None = None  # UART1 (the pump protocol) on TCP: the port it took
+
+    def __post_init__(self) -> None:
         self.output: deque[str] = deque(maxlen=200)
+        self.ready_line = ""
         self._proc: subprocess.Popen[str] | None = None
         self._ready = threading.Event()
-        self._ctl: socket.socket | None = None
-        self._ctl_file: Any = None
-        self._lock = threading.Lock()
 
     @property
     def url(self) -> str:
-        """What mpremote connects to."""
+        """The (pump's) REPL: what mpremote connects to."""
         return f"socket://{self.host}:{self.port}"
 
-    @property
-    def proto_url(self) -> str:
-        """UART1, the pump protocol's channel (`pumpctl --port URL status`)."""
-        if not self.proto_port or self.proto_port < 0:
-            raise VBoardError("this virtual board has no protocol port")
-        return f"socket://{self.host}:{self.proto_port}"
+    def start(self) -> Self:
+        raise NotImplementedError
 
-    # ---- process ----
+    def close(self) -> None:
+        raise NotImplementedError
 
-    def start(self) -> VirtualBoard:
+    def _launch(self, args: list[str]) -> None:
+        """Starts the script with the options every main takes and args, and waits for its
+        ready line (VBoardError if it ends first or takes longer than start_timeout)."""
         node = ensure_bridge_deps()
-        if self.proto_port is None:
-            self.proto_port = 0 if self.port == 0 else self.port + 2
-        if self.port == 0:
-            self.port = _free_port_pair(self.host)
-        if self.control_port is None:
-            self.control_port = self.port + 1
-        cmd = [node, str(BRIDGE), "--bootrom", str(self.bootrom), "--host", self.host]
-        cmd += ["--port", str(self.port), "--control-port", str(self.control_port)]
+        cmd = [node, str(self.script), "--bootrom", str(self.bootrom), "--host", self.host]
+        cmd += ["--port", str(self.port)]
         if self.image is not None:
             cmd += ["--image", str(self.image)]
         if self.flash is not None:
             cmd += ["--flash", str(self.flash)]
         if self.fresh:
             cmd.append("--fresh")
-        if self.proto_port >= 0:
-            cmd += ["--proto-port", str(self.proto_port)]
-        cmd += list(self.extra_args)
         self._proc = subprocess.Popen(
-            cmd,
+            [*cmd, *args],
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
@@ -169,7 +146,104 @@ class VirtualBoard:
             if self._proc.poll() is not None or time.monotonic() > deadline:
                 self._proc.kill()
                 self._proc.wait()
-                raise VBoardError(self._last_error() or "the bridge did not start in time")
+                raise VBoardError(self.last_error() or f"{self.what} did not start in time")
+
+    def _read_output(self) -> None:
+        assert self._proc is not None and self._proc.stdout is not None
+        for line in self._proc.stdout:
+            line = line.rstrip("\n")
+            self.output.append(line)
+            if line.startswith(_READY):
+                self.ready_line = line
+                if " proto=socket://" in line:  # the port the bridge took (0: any free one)
+                    self.proto_port = int(line.rpartition(":")[2])
+                self._ready.set()
+            elif self.echo_output and self._ready.is_set():  # start errors are raised instead
+                print(line, file=sys.stderr, flush=True)
+
+    def last_error(self) -> str:
+        """The bridge's last `vboard: error:` (else its last line of output)."""
+        for line in reversed(self.output):
+            if line.startswith("vboard: error: "):
+                return line.removeprefix("vboard: error: ")
+        return self.output[-1] if self.output else ""
+
+    @property
+    def alive(self) -> bool:
+        return self._proc is not None and self._proc.poll() is None
+
+    def wait(self, timeout: float | None = None) -> int | None:
+        """Waits for the bridge to end; its exit status, or None on timeout."""
+        assert self._proc is not None
+        try:
+            return self._proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            return None
+
+    def _end(self) -> None:
+        """Waits for the bridge to end after a `quit` (it saves its --flash files), else
+        stops it."""
+        if self._proc is None:
+            return
+        if self.wait(10) is None:
+            self._proc.terminate()
+            if self.wait(5) is None:
+                self._proc.kill()
+                self._proc.wait()
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+@dataclass(eq=False)
+class VirtualBoard(NodeBridge):
+    """A running virtual Pico; use as a context manager, or call start() and close().
+
+    port=0 picks a free pair of ports (REPL, control). devices: the board definition whose
+    load cell (an HX711, idle at zero force) and seated syringe switch are wired to the pins
+    at start, as on the pump; None for a bare chip (MicroPython's own tests). proto_port:
+    None is the REPL port + 2 (any free port with port=0), -1 none (proto_url).
+    """
+
+    _: KW_ONLY
+    control_port: int | None = None
+    extra_args: tuple[str, ...] = ()
+    devices: str | None = "vpico"
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        self._ctl: socket.socket | None = None
+        self._ctl_file: Any = None
+        self._lock = threading.Lock()
+
+    @property
+    def proto_url(self) -> str:
+        """UART1, the pump protocol's channel (`pumpctl --port URL status`)."""
+        if not self.proto_port or self.proto_port < 0:
+            raise VBoardError("this virtual board has no protocol port")
+        return f"socket://{self.host}:{self.proto_port}"
+
+    # ---- process ----
+
+    def start(self) -> Self:
+        if self.proto_port is None:
+            self.proto_port = 0 if self.port == 0 else self.port + 2
+        if self.port == 0:
+            self.port = _free_port_pair(self.host)
+        if self.control_port is None:
+            self.control_port = self.port + 1
+        args = ["--control-port", str(self.control_port)]
+        if self.proto_port >= 0:
+            args += ["--proto-port", str(self.proto_port)]
+        self._launch([*args, *self.extra_args])
         # A `run` replies when simulated time got there: with the pump stepping that takes
         # seconds of wall time per simulated minute, more on a loaded machine.
         self._ctl = socket.create_connection((self.host, self.control_port), timeout=300)
@@ -187,36 +261,6 @@ class VirtualBoard:
         self.hx711_attach(board.pins["hx711_dout"], board.pins["hx711_sck"])
         self.hx711(counts=loadcell.DEFAULT_OFFSET)
         self.set_input(board.pins["syringe"], board.syringe_seated)
-
-    def _read_output(self) -> None:
-        assert self._proc is not None and self._proc.stdout is not None
-        for line in self._proc.stdout:
-            line = line.rstrip("\n")
-            self.output.append(line)
-            if line.startswith(_READY):
-                if " proto=socket://" in line:  # the port the bridge took (0: any free one)
-                    self.proto_port = int(line.rpartition(":")[2])
-                self._ready.set()
-            elif self.echo_output and self._ready.is_set():  # start errors are raised instead
-                print(line, file=sys.stderr, flush=True)
-
-    def _last_error(self) -> str:
-        for line in reversed(self.output):
-            if line.startswith("vboard: error: "):
-                return line.removeprefix("vboard: error: ")
-        return self.output[-1] if self.output else ""
-
-    @property
-    def alive(self) -> bool:
-        return self._proc is not None and self._proc.poll() is None
-
-    def wait(self, timeout: float | None = None) -> int | None:
-        """Waits for the bridge to end; its exit status, or None on timeout."""
-        assert self._proc is not None
-        try:
-            return self._proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            return None
 
     @classmethod
     def attach(cls, host: str, control_port: int, port: int | None = None) -> VirtualBoard:
@@ -242,33 +286,22 @@ class VirtualBoard:
                 self._ctl = self._ctl_file = None
             return
         if self.alive and self._ctl_file is not None:
-            try:
-                self.request("quit")
-            except (OSError, VBoardError):
-                pass
-        if self.wait(10) is None:
-            self._proc.terminate()
-            if self.wait(5) is None:
-                self._proc.kill()
-                self._proc.wait()
+            self.quit()
+        self._end()
         if self._ctl is not None:
             self._ctl_file.close()
             self._ctl.close()
             self._ctl = None
             self._ctl_file = None
 
-    def __enter__(self) -> VirtualBoard:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
-
     # ---- control channel ----
+
+    def quit(self) -> None:
+        """Asks the bridge to save its --flash files and end (nothing if it has gone)."""
+        try:
+            self.request("quit")
+        except (OSError, VBoardError):
+            pass
 
     def request(self, cmd: str, **args: Any) -> dict[str, Any]:
         """Sends one request and returns its reply; raises VBoardError on {"ok": false}."""
@@ -280,7 +313,7 @@ class VirtualBoard:
             self._ctl_file.flush()
             reply = self._ctl_file.readline()
         if not reply:
-            raise VBoardError(f"the bridge closed the control channel ({self._last_error()})")
+            raise VBoardError(f"the bridge closed the control channel ({self.last_error()})")
         data: dict[str, Any] = json.loads(reply)
         if not data.get("ok"):
             raise VBoardError(f"{cmd}: {data.get('error')}")
@@ -370,6 +403,35 @@ def _pid_file(port: int) -> Path:
     return RUN_DIR / f"vboard-{port}.pid"
 
 
+def start_in_foreground(
+    bridge: NodeBridge, errors: tuple[type[Exception], ...] = (VBoardError,)
+) -> threading.Event:
+    """Starts the bridge for a command that runs until Ctrl-C or SIGTERM (`vboard stop`),
+    which set the event returned; one `vboard:` line and exit status 2 if it cannot start."""
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    try:
+        bridge.start()
+    except errors as err:
+        _fail(str(err))
+    return stop
+
+
+def wait_in_foreground(bridge: NodeBridge, stop: threading.Event) -> None:
+    """Returns once stop is set; exit status 2 if the bridge ends first."""
+    while not stop.wait(0.2):
+        if not bridge.alive:
+            _fail(f"{bridge.what} stopped: {bridge.last_error()}")
+
+
+def path_option(flag: str, default: Path, help: str | None = None) -> Callable[[_F], _F]:
+    """A file option with its default shown in --help."""
+    return click.option(
+        flag, type=click.Path(path_type=Path), default=default, show_default=True, help=help
+    )
+
+
 @click.group()
 def vboard() -> None:
     """Virtual Pico (rp2040js): the firmware image with its REPL on a TCP port."""
@@ -378,20 +440,8 @@ def vboard() -> None:
 @vboard.command()
 @click.option("--fresh", is_flag=True, help="Start from erased flash with the image written in.")
 @click.option("--port", type=int, default=DEFAULT_PORT, show_default=True, help="REPL TCP port.")
-@click.option(
-    "--image",
-    type=click.Path(path_type=Path),
-    default=DEFAULT_IMAGE,
-    show_default=True,
-    help="Firmware .bin (written at 0x10000000).",
-)
-@click.option(
-    "--flash",
-    type=click.Path(path_type=Path),
-    default=DEFAULT_FLASH,
-    show_default=True,
-    help="Saved 2 MB flash, loaded at start and saved at stop.",
-)
+@path_option("--image", DEFAULT_IMAGE, "Firmware .bin (written at 0x10000000).")
+@path_option("--flash", DEFAULT_FLASH, "Saved 2 MB flash, loaded at start and saved at stop.")
 def start(fresh: bool, port: int, image: Path, flash: Path) -> None:
     """Run a virtual board in the foreground until Ctrl-C (or `vboard stop`)."""
     if not image.exists():
@@ -399,13 +449,7 @@ def start(fresh: bool, port: int, image: Path, flash: Path) -> None:
     pid_file = _pid_file(port)
     flash.parent.mkdir(parents=True, exist_ok=True)
     board = VirtualBoard(image, flash=flash, fresh=fresh, port=port, echo_output=True)
-    stop = threading.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):  # Ctrl-C, or `vboard stop`
-        signal.signal(sig, lambda *_: stop.set())
-    try:
-        board.start()
-    except VBoardError as err:
-        _fail(str(err))
+    stop = start_in_foreground(board)
     try:
         RUN_DIR.mkdir(parents=True, exist_ok=True)
         pid_file.write_text(f"{os.getpid()}\n")
@@ -416,9 +460,7 @@ def start(fresh: bool, port: int, image: Path, flash: Path) -> None:
             f"flash: {flash}; Ctrl-C stops",
             err=True,
         )
-        while not stop.wait(0.2):
-            if not board.alive:
-                _fail(f"the bridge stopped: {board._last_error()}")
+        wait_in_foreground(board, stop)
     finally:
         board.close()
         pid_file.unlink(missing_ok=True)

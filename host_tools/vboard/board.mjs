@@ -1,18 +1,13 @@
 // One virtual Pico: an rp2040js chip (replaced by a fresh one on every reset), our own
 // execute loop on the simulated clock, and the host-side state that outlives resets
-// (flash, input levels, ADC values, edge logs, the host timeline).
-//
-// Time model. Host time (ns) = time of all earlier chips + the current chip's clock. The
-// simulation advances only while something needs it:
-//   - a control `run` / `power_cut` is pending: full speed, an idle core jumps ahead;
-//   - a REPL client is connected (or --free-run): paced, simulated time never runs ahead
-//     of wall time, so time.sleep(1) lasts a second as on a board and idling costs no CPU.
-// Otherwise it is halted, so a HIL test sees exactly the simulated time it asks for.
+// (flash, input levels, ADC values, edge logs, the host timeline). Host time (ns) = time of
+// all earlier chips + the current chip's clock. When it runs and how fast: scheduler.mjs.
 import { RP2040 } from 'rp2040js';
 import { PinLog } from './edges.mjs';
 import { FLASH_SIZE, flashOp, saveFlash } from './flash.mjs';
 import { fixFifoJoinClear, guardXipWrites } from './patches.mjs';
 import { PioClock } from './pio-clock.mjs';
+import { installPollSkip } from './pio-poll.mjs';
 import {
   RandomBits,
   fixDmaTiming,
@@ -25,8 +20,6 @@ import {
 
 export const NUM_PINS = 30;
 const WATCHDOG = 0x40058; // key of the watchdog in chip.peripherals
-const MAX_LAG_NS = 50e6; // paced: how far simulated time may catch up at once after lagging
-const SLICE_MS = 20; // wall time per event-loop turn
 const PULLS = [null, 'down', 'up', 'keeper'];
 
 class ByteQueue {
@@ -65,14 +58,17 @@ export class Board {
     flash,
     logger,
     timing,
+    name = 'board',
     uartIndex = 0,
     freeRun = false,
-    pace = 'realtime',
     seed = null,
     replWire = false,
     pioSkip = false,
+    pollSkip = false,
   }) {
+    this.name = name;
     this.pioSkip = pioSkip; // countdown loops in PIO done in one go (pio-clock.mjs)
+    this.pollSkip = pollSkip; // pin poll loops in PIO done in one go (pio-poll.mjs)
     this.rom = rom;
     this.random = new RandomBits(seed); // the ROSC's bits: one stream across resets
     this.replWire = replWire; // the REPL UART takes wire time too (else it is instant)
@@ -80,7 +76,11 @@ export class Board {
     this.timing = timing;
     this.uartIndex = uartIndex;
     this.freeRun = freeRun;
-    this.pace = pace;
+    this.scheduler = null; // the time base it runs in (scheduler.mjs), which sets go and paced
+    this.go = false;
+    this.paced = false;
+    this.held = false; // wired to another board that holds its RUN pin low: the core stays off
+    this.edgeHint = null; // host time of a pin change another board is delivering now
     this.epochNs = 0;
     this.hostAlarms = new Set();
     this.runners = 0;
@@ -102,11 +102,7 @@ export class Board {
     this.resets = 0;
     this.instructions = 0; // core instructions executed, all chips together (status)
     this.flashStats = { erases: 0, programs: 0, busy_ns: 0 };
-    this.wakeTimer = null;
-    this.scheduled = false;
     this.chip = this.makeChip(flash);
-    this.updateGo();
-    this.reanchor();
   }
 
   makeChip(flash) {
@@ -157,6 +153,9 @@ export class Board {
       this.linkHost(h);
     }
     this.proto?.attach(chip);
+    if (this.pollSkip) {
+      installPollSkip(this);
+    }
     return chip;
   }
 
@@ -183,34 +182,17 @@ export class Board {
     h.alarm.schedule(Math.max(0, h.abs - this.epochNs - clock.nanos));
   }
 
-  // ---- when to run ----
+  // ---- when to run (the scheduler decides, for all the boards in its time base) ----
 
-  updateGo() {
-    this.go =
+  /** Whether this board needs simulated time to pass (scheduler.mjs). */
+  needsTime() {
+    return (
       this.runners > 0 ||
       this.replClients > 0 ||
       this.freeRun ||
       this.draining ||
-      !!this.proto?.wants();
-    this.paced = this.pace === 'realtime' && this.runners === 0;
-  }
-
-  reanchor() {
-    this.anchorWall = performance.now();
-    this.anchorHost = this.now();
-  }
-
-  /** Host time up to which a paced simulation may go now. */
-  allowedHost() {
-    return this.anchorHost + (performance.now() - this.anchorWall) * 1e6;
-  }
-
-  /** After a busy slice: a simulation that lags wall time does not race ahead to catch up. */
-  forgiveLag() {
-    if (this.allowedHost() - this.now() > MAX_LAG_NS) {
-      this.anchorWall = performance.now();
-      this.anchorHost = this.now() + MAX_LAG_NS;
-    }
+      !!this.proto?.wants()
+    );
   }
 
   setReplClients(n) {
@@ -219,73 +201,44 @@ export class Board {
     this.changed();
   }
 
+  /** What the board needs changed (a client, a `run`): the scheduler looks again. */
   changed() {
-    const wasPaced = this.go && this.paced;
-    this.updateGo();
-    if (this.paced && !wasPaced) {
-      this.reanchor();
-    }
-    this.wake();
+    this.scheduler.changed();
   }
 
   /** Something happened that may let the simulation progress: run a slice soon. */
   wake() {
-    if (this.wakeTimer) {
-      clearTimeout(this.wakeTimer);
-      this.wakeTimer = null;
-    }
-    if (this.go && !this.scheduled) {
-      this.scheduled = true;
-      setImmediate(() => this.slice());
-    }
+    this.scheduler.wake();
   }
 
-  /** Runs for up to SLICE_MS of wall time, then yields to the event loop. */
-  slice() {
-    this.scheduled = false;
-    if (!this.go) {
-      return;
-    }
-    const wallEnd = performance.now() + SLICE_MS;
-    let result;
-    for (;;) {
-      if (this.rebootPending) {
-        this.reboot();
-      }
-      if (!this.go) {
-        result = 'halt';
-        break;
-      }
-      result = this.spin(wallEnd);
-      if (result !== 'reboot') {
-        break;
-      }
-    }
-    this.flushOutput();
-    if (result === 'slice') {
-      if (this.paced) {
-        this.forgiveLag();
-      }
-      this.wake();
-    } else if (typeof result === 'number' && this.go) {
-      this.wakeTimer = setTimeout(() => this.wake(), Math.max(1, Math.min(result, 1000)));
-    }
-    // 'idle' (nothing scheduled) and 'halt' wait for wake()
+  /** Whether the core waits (for an interrupt, the flash chip, or its RUN pin). */
+  waiting() {
+    return this.frozen || this.chip.core.waiting || this.held;
+  }
+
+  /** A waiting board's next event on its own chip clock: a timer alarm or PIO instruction. */
+  nextEventNs() {
+    const { clock } = this.chip;
+    const alarm = clock.nextAlarm ? clock.nextAlarm.nanos : Infinity;
+    return Math.min(alarm, this.held ? Infinity : this.pioClock.nextNs);
+  }
+
+  /** Host time of the board's next step: now for a running core, else its next event. */
+  nextStepNs() {
+    return this.waiting() ? this.epochNs + this.nextEventNs() : this.now();
   }
 
   /**
-   * The execute loop: one core instruction at a time, the clock ticked by its cycles, PIO
-   * steps in time order; a waiting core jumps to the earlier of the next alarm and the
-   * next PIO instruction. Returns 'slice', 'halt', 'reboot', 'idle' or milliseconds to sleep.
+   * The execute loop of a board alone in its time base: one core instruction at a time
+   * (step), a waiting core jumps to the earlier of the next alarm and the next PIO
+   * instruction. Returns 'slice', 'halt', 'reboot', 'idle' or milliseconds to sleep.
    */
   spin(wallEnd) {
-    const { chip, pioClock: pio } = this;
-    const { core, clock } = chip;
+    const { core, clock } = this.chip;
     for (let n = 1; ; n++) {
       if (this.frozen || core.waiting) {
-        const alarm = clock.nextAlarm ? clock.nextAlarm.nanos : Infinity;
-        const target = Math.min(alarm, pio.nextNs);
-        const allowed = this.paced ? this.allowedHost() - this.epochNs : Infinity;
+        const target = this.nextEventNs();
+        const allowed = this.paced ? this.scheduler.allowedHost() - this.epochNs : Infinity;
         if (target > allowed && allowed > clock.nanos) {
           this.advanceTo(allowed); // an idle paced board keeps up with the wall clock
         }
@@ -301,15 +254,7 @@ export class Board {
         }
         this.advanceTo(target);
       } else {
-        const t = clock.nanos + core.executeInstruction() * this.cycleNs;
-        this.instructions++;
-        if (pio.nextNs <= t) {
-          pio.runUntil(t, clock, () => !this.go || this.rebootPending);
-        }
-        clock.tick(t - clock.nanos);
-        if (pio.parked.length) {
-          pio.scanParked(clock.nanos);
-        }
+        this.step();
       }
       if (this.rebootPending) {
         return 'reboot';
@@ -323,8 +268,28 @@ export class Board {
     }
   }
 
+  /** One core instruction: the clock ticked by its cycles, PIO steps due meanwhile in order. */
+  step() {
+    const { chip, pioClock: pio } = this;
+    const { clock } = chip;
+    const t = clock.nanos + chip.core.executeInstruction() * this.cycleNs;
+    this.instructions++;
+    if (pio.nextNs <= t) {
+      pio.runUntil(t, clock, () => !this.go || this.rebootPending);
+    }
+    clock.tick(t - clock.nanos);
+    if (pio.parked.length) {
+      pio.scanParked(clock.nanos);
+    }
+  }
+
+  /** A waiting core moves to chip time t (a held one only ticks its clock: alarms fire). */
   advanceTo(t) {
     const { clock } = this.chip;
+    if (this.held) {
+      clock.tick(Math.max(0, t - clock.nanos));
+      return;
+    }
     if (this.pioClock.nextNs <= t) {
       this.pioClock.runUntil(t, clock, () => !this.go || this.rebootPending);
     }
@@ -351,7 +316,7 @@ export class Board {
     }
     if (this.draining && !rx.length) {
       this.draining = false;
-      this.updateGo();
+      this.scheduler.update();
     }
   }
 
@@ -453,6 +418,10 @@ export class Board {
 
   /** Drives the pad's input from what is on the wire, and logs its edges. */
   syncPin(pin) {
+    if (this.pollSkip) {
+      // a poll loop done ahead is undone to the lap of the change (at its own time if known)
+      this.pioClock.pinChanging?.(pin, (this.edgeHint ?? this.now()) - this.epochNs);
+    }
     const p = this.chip.gpio[pin];
     let level;
     if (p.outputEnable) {

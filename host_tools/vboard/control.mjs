@@ -1,7 +1,7 @@
 // Control channel: newline-delimited JSON, one reply line per request, in request order.
 import { createServer } from 'node:net';
 import { NUM_PINS } from './board.mjs';
-import { HX711, MODES } from './hx711.mjs';
+import { HX711, MODES, RAW_MAX, RAW_MIN } from './hx711.mjs';
 
 class RequestError extends Error {}
 
@@ -115,8 +115,8 @@ const COMMANDS = {
       throw new RequestError('no HX711 attached: give "dout" and "sck" first');
     }
     const counts = req.counts === undefined ? undefined : int(req, 'counts', {
-      min: -0x800000,
-      max: 0x7fffff,
+      min: RAW_MIN,
+      max: RAW_MAX,
     });
     if (req.mode !== undefined && !MODES.includes(req.mode)) {
       throw new RequestError(`"mode" must be one of ${MODES.join(', ')}`);

@@ -20,8 +20,9 @@
 const PERIOD_NS = 100e6;
 const SETTLE_NS = 400e6;
 const POWER_DOWN_NS = 60e3;
-const MAX = 0x7fffff;
-const MIN = -0x800000;
+// The chip's clamps (firmware/pump/loadcell.py RAW_MAX, RAW_MIN; tests/test_facts.py)
+export const RAW_MAX = 0x7fffff;
+export const RAW_MIN = -0x800000;
 export const MODES = ['ok', 'open', 'saturated'];
 
 export class HX711 {
@@ -85,7 +86,8 @@ export class HX711 {
     if (this.ready) {
       this.stats.overwritten++; // nobody read the last one: the newer result replaces it
     }
-    const value = this.mode === 'saturated' ? MAX : Math.max(MIN, Math.min(MAX, this.counts));
+    const value =
+      this.mode === 'saturated' ? RAW_MAX : Math.max(RAW_MIN, Math.min(RAW_MAX, this.counts));
     this.data = value & 0xffffff;
     this.gain = this.nextGain;
     this.ready = true;

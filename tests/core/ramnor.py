@@ -42,14 +42,14 @@ class RamNor:
     def erase(self, off):
         assert off % 4096 == 0
         self.erases[off // 4096] += 1
+        # Every page takes its time, erased already or not: a cut can land in any of them.
         for p in range(off // 256, off // 256 + 16):
             page = self.pages.get(p)
-            if page is None:
-                continue
             if self.budget < 0 or self.budget >= 256:
                 self.budget = self.budget - 256 if self.budget >= 0 else -1
-                del self.pages[p]
+                self.pages.pop(p, None)
                 continue
             for i in range(256):  # the power runs out inside this page
                 self._spend()
-                page[i] = 0xFF
+                if page is not None:
+                    page[i] = 0xFF

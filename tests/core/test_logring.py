@@ -129,6 +129,7 @@ def test_sequence_numbers_cross_2_to_the_30():
 
 
 def test_a_cut_at_every_byte_of_an_append_loses_only_that_record():
+    cuts = []
     for cut in range(0, 300, 7):
         nor = RamNor(3)
         ring = LogRing(nor)
@@ -140,13 +141,15 @@ def test_a_cut_at_every_byte_of_an_append_loses_only_that_record():
             ring.add(0, events.ALARM, 99, 1)
             committed = _intact(ring)  # the power lasted: it is committed
         except PowerCut:
-            pass
+            cuts.append(cut)
         nor.budget = -1
         after = _intact(LogRing(nor))
         for r in committed:
             assert _lookup(after, r[0]) == r[1:], (cut, r)
         for r in after:
             assert r in committed or r[1:] == (events.ALARM, 99, 1) or r[1] == events.TIME, cut
+    # The append programs one page: the power is cut at every byte of it, and lasts after.
+    assert cuts == [c for c in range(0, 300, 7) if c < 256], cuts
 
 
 def test_a_cut_during_an_erase_loses_nothing_committed():
@@ -162,8 +165,10 @@ def test_a_cut_during_an_erase_loses_nothing_committed():
         nor.budget = cut
         try:
             ring.service(0)  # erases the next sector ahead
+            assert cut >= 4096, "the power lasted through the erase"
         except PowerCut:
-            pass
+            assert cut < 4096, "the power was cut after the erase"
+        assert nor.erases[1] == 1
         nor.budget = -1
         ring2 = LogRing(nor)
         assert _digest(ring2, 0, end) == committed, cut

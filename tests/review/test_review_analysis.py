@@ -3,10 +3,16 @@ a bolus, pauses, alarm durations, a gap while running, days in a zone with a DST
 
 from __future__ import annotations
 
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from pumphost import paths
+import numpy as np
+
+from pumphost import paths, scenario
+from pumphost.emulator import Emulator, Result
+from pumphost.logs import plogfile, report
 from pumphost.review import analysis as an
+from pumphost.review.decode import decode
 
 paths.use_firmware_core()
 from pump import events  # noqa: E402
@@ -30,23 +36,56 @@ def test_timeline_figures_from_records() -> None:
         rec(6, events.ALARM, h, 7, events.ALARM_RAISED),
         rec(7, events.ALARM, h + 600, 7, events.ALARM_CLEARED),
         rec(8, events.RESUME, 2 * h),
-        rec(9, an.BOLUS, 2 * h, 20_000, 60_000),
-        rec(10, events.PROGRAM, 2 * h, 1800, 500),
-        rec(11, events.RATE, 2 * h, 150_000, 1),
-        rec(12, events.DELIVERED, 4 * h, 420_000, 10_000),  # 2 h running without a record
-        rec(13, events.STOP, 4 * h, 10_000, 0),
+        rec(9, events.PROGRAM, 2 * h, 1800, 500),
+        rec(10, events.RATE, 2 * h, 150_000, 1),
+        # a 10 ug bolus at 1.2 mL/h for 60 s, as the firmware logs it: the boosted rate, the
+        # BOLUS record, and the program's rate when it ends
+        rec(11, events.RATE, 2 * h, 1_350_000, 1),
+        rec(12, an.BOLUS, 2 * h, 20_000, 60_000),
+        rec(13, events.RATE, 2 * h + 60, 150_000, 1),
+        rec(14, events.DELIVERED, 4 * h, 420_000, 10_000),  # 2 h running without a record
+        rec(15, events.STOP, 4 * h, 10_000, 0),
     ]
     tl = an.timeline(recs)
     assert [(a - T0, b - T0) for a, b in tl.pauses] == [(h, 2 * h)]
     assert [(a.kind, a.duration_s) for a in tl.alarms] == [("occlusion", 600)]
     assert tl.boluses == [(T0 + 2 * h, 20_000, 60_000)]
-    assert [(a - T0, b - T0) for a, b, _ in tl.gaps] == [(0, h), (2 * h, 4 * h)]
-    # programmed: 1 h at 50 ug/h, a 10 ug bolus, 2 h at 75 ug/h
+    assert [(a - T0, b - T0) for a, b, _ in tl.gaps] == [(0, h), (2 * h + 60, 4 * h)]
+    # programmed: 1 h at 50 ug/h, the 10 ug bolus once (the basal goes on under it), 2 h at
+    # 75 ug/h
     assert abs(tl.pug[-1] - (50 + 10 + 150)) < 1e-9
     assert abs(tl.dug[-1] - 420_000 * 500 / 1e6) < 1e-9  # 210 ug delivered
     f = an.figures(tl)
     assert (f.start_dose, f.escalated, f.escalated_dose, f.hours_to_escalation, f.alarms) == (
         1200, True, 1800, 2.0, 1)  # fmt: skip
+
+
+def test_a_bolus_cut_short_in_an_older_log_takes_the_rate_before_it_back() -> None:
+    """Before issue 19 a pause that cut a bolus short wrote no RATE record: the last one is
+    the boosted rate, and the resume went on at the rate logged before the boost. A log from
+    then still counts that way, in the review and the pumpctl report; a newer log says the
+    same with a RATE record after the PAUSE."""
+    h = 3600
+    old = [
+        (events.PROGRAM, 0, 1632, 500),
+        (events.RATE, 0, 136_000, 1),
+        (events.START, 0, 0, 0),
+        (events.RATE, h, 1_136_000, 1),  # the bolus: 0.1 mL at 1 mL/h over the basal
+        (an.BOLUS, h, 100_000, 360_000),
+        (events.PAUSE, h + 180, 0, 0),  # 3 min into it
+        (events.RESUME, 2 * h, 0, 0),
+        (events.STOP, 4 * h, 0, 0),
+    ]
+    new = old[:6] + [(events.RATE, h + 180, 136_000, 1)] + old[6:]
+    nl = 136_000 * 3 + 1_136_000 * 0.05  # 3 h at 0.136 mL/h, the bolus's first 3 min
+    for recs in (old, new):
+        tl = an.timeline([rec(i, c, t, a, b) for i, (c, t, a, b) in enumerate(recs)])
+        assert abs(tl.pug[-1] - nl * UG_PER_NL) < 1e-9
+        assert tl.rates[-1] == (T0 + h + 180, 0.136)
+        code, t, a, b = (np.array(col, dtype=np.int64) for col in zip(*recs, strict=True))
+        n = len(recs)
+        d = report.Decoded(np.arange(n), code, a, b, T0 + t, True, np.ones(n, dtype=bool))
+        assert abs(report._programmed(d, (T0 + t).astype(float))[-1] - nl) < 1e-6
 
 
 def test_a_pause_record_carries_the_delivered_count() -> None:
@@ -150,3 +189,59 @@ def test_a_24h_record_shows_its_24h_dose() -> None:
     lo, hi = ax2.get_ylim()
     assert lo == 0 and ys[0] < hi
     assert hi == 24 * ax.get_ylim()[1]  # a bar of 68 µg per hour reads as 1,632 per 24 h
+
+
+SCENARIOS = Path(__file__).resolve().parents[2] / "host_tools" / "scenarios"
+UG_PER_NL = 500 / 1e6  # octreotide at 500 ug/mL
+
+
+def _emulated(sc: scenario.Scenario, tmp_path: Path) -> tuple[Result, bytes]:
+    emu = Emulator(sc, log=True)
+    res = emu.run()
+    emu.save_log(tmp_path / "run.plog")
+    return res, plogfile.read(tmp_path / "run.plog").data
+
+
+def _timeline(data: bytes) -> an.Timeline:
+    """The records as the review service reads them back (queries.patient_records)."""
+    r = decode(data)
+    cols = (r.seq, r.code, r.a, r.b, r.t)
+    rows = zip(*(c.tolist() for c in cols), strict=True)
+    recs = [an.Rec(1, s, c, a, b, t) for s, c, a, b, t in rows if c < events.TIME]
+    return an.timeline(sorted(recs, key=lambda x: (x.t, x.seq)))
+
+
+def test_programmed_counts_each_bolus_once_and_not_a_skipped_hour(tmp_path: Path) -> None:
+    """The protocol's 72 h on the emulator: two 50 ug boluses, each logged as the boosted
+    rate, a BOLUS record and the program's rate after it, and the clock set an hour forward
+    at 30 h. Programmed is what the emulator's oracle integrated, the same as the pumpctl
+    report's, and per day what was delivered (it counted each bolus twice, and the hour
+    the clock skipped)."""
+    sc = scenario.load(SCENARIOS / "octreotide-titration-protocol.toml")
+    res, data = _emulated(sc, tmp_path)
+    tl = _timeline(data)
+    assert len(tl.boluses) == 2
+    truth = float(res.programmed_nl) * UG_PER_NL  # 5,531 ug
+    tot = report.totals(report.decode(data))
+    assert abs(tl.pug[-1] - truth) < 0.01
+    assert abs(float(tot.prog_ug[-1] - tot.prog_ug[0]) - truth) < 0.01
+    days = an.per_day(tl, ZoneInfo("UTC"))
+    assert abs(days[0].programmed_ug - (1632 + 50)) < 0.01  # a full day and one bolus
+    step_ug = 2 * float(res.nl_per_step) * UG_PER_NL
+    for d in days:
+        assert abs(d.programmed_ug - d.delivered_ug) < step_ug, d
+
+
+def test_a_bolus_cut_short_by_a_pause_ends_its_boosted_rate(tmp_path: Path) -> None:
+    """Paused during a bolus and resumed: the pump runs at the program's rate, not the
+    boosted one (a RATE record after the PAUSE says so). Programmed is the emulator's oracle (the
+    bolus's first 3 min, the basal while running) in the review and the pumpctl report."""
+    res, data = _emulated(scenario.load(SCENARIOS / "octreotide-bolus-paused.toml"), tmp_path)
+    truth = float(res.programmed_nl) * UG_PER_NL
+    assert abs(truth - (0.136 * (4 - 0.95) + 0.05) * 500) < 0.01  # 232.4 ug
+    tl = _timeline(data)
+    tot = report.totals(report.decode(data))
+    assert abs(tl.pug[-1] - truth) < 0.01
+    assert abs(float(tot.prog_ug[-1] - tot.prog_ug[0]) - truth) < 0.01
+    step_ug = 2 * float(res.nl_per_step) * UG_PER_NL
+    assert abs(tl.pug[-1] - tl.dug[-1]) < step_ug

@@ -3,8 +3,10 @@
 Delivered against programmed (cumulative, and per hour and per 24 h, in µg at the programmed
 concentration), the rate and titration history, the alarm timeline, a header with pump,
 syringe, drug, period and the delivered and programmed totals, and a table per 24 h. A log
-that failed verification gets a banner saying what failed, and every plot a stamp. Vectorised
-with numpy, so a million records take seconds."""
+that failed verification gets a banner saying what failed, and every plot a stamp. The hours
+axis follows the records, not their time stamps (time_axis): long stretches without records
+are cut out, so its bins stay bounded. Vectorised with numpy, so a million records take
+seconds."""
 
 from __future__ import annotations
 
@@ -22,6 +24,7 @@ from pumphost import paths
 
 paths.use_firmware_core()
 from pump import events, logrec  # noqa: E402
+from pump.alarms import KINDS  # noqa: E402
 from pump.syringes import CATALOGUE  # noqa: E402
 
 _REC = np.dtype(
@@ -29,18 +32,7 @@ _REC = np.dtype(
      ("crc", "<u4")]
 )  # fmt: skip
 _SYRINGE_NAMES = {v: CATALOGUE[k][0] for k, v in events.SYRINGES.items()}
-_ALARM_KINDS = {
-    1: "reservoir_empty",
-    2: "step_underrun",
-    3: "step_late",
-    4: "step_early",
-    5: "software_fault",
-    6: "delivery_interrupted",
-    7: "occlusion",
-    8: "syringe_removed",
-    9: "sensor_fault",
-    10: "near_empty",
-}  # fmt: skip  (pump.alarms.KINDS codes)
+_ALARM_KINDS = {code: kind for kind, (code, _, _) in KINDS.items()}
 
 
 @dataclass
@@ -51,6 +43,7 @@ class Decoded:
     b: np.ndarray
     t: np.ndarray  # seconds on one timeline (Unix time where the clock was set)
     utc_known: bool
+    clock: np.ndarray  # per record: t is UTC (the device clock was set in that boot)
 
 
 def intact_mask(entries: bytes) -> np.ndarray:
@@ -84,6 +77,7 @@ def decode(entries: bytes) -> Decoded:
     utc = np.where(has, utc, -1)
     # One timeline: UTC where known, else uptime laid after the previous boot's last time.
     t = np.zeros(len(code), dtype=np.int64)
+    clock = np.zeros(len(code), dtype=bool)  # t is UTC: the clock was set in that boot
     offset = 0
     last = 0
     boots = np.flatnonzero(is_anchor & ((x & logrec.OPENED) != 0))
@@ -98,9 +92,14 @@ def decode(entries: bytes) -> Decoded:
                 first = np.flatnonzero(known)[0]
                 offset = logrec.LOG_EPOCH + u[first] - w[first]
             t[seg] = np.where(known, logrec.LOG_EPOCH + u, offset + np.maximum(w, 0))
+            clock[seg] = known.any()
             last = max(last, int(t[seg].max()))
         offset = last + 1
         start = end
+    first = np.flatnonzero(has)
+    if len(first) and first[0] > 0:  # before the first anchor: timed at it (the latest)
+        t[: first[0]] = t[first[0]]
+        clock[: first[0]] = clock[first[0]]
     keep = (code != events.TIME) & (code != events.SEAL)
     return Decoded(
         r["seq"][keep].astype(np.int64),
@@ -109,6 +108,7 @@ def decode(entries: bytes) -> Decoded:
         b[keep],
         t[keep],
         bool((utc >= 0).any()),
+        clock[keep],
     )
 
 
@@ -118,18 +118,101 @@ def _png(fig: Figure) -> str:
     return base64.b64encode(buf.getvalue()).decode()
 
 
-def _when(t: float, utc: bool) -> str:
-    if utc:
+def _when(t: float, clock: bool) -> str:
+    """A time of the record: UTC where the device clock was set, else "clock not set" (never a
+    1970 date): the day and time since the record began, as the review service says it, or, for
+    a boot laid after the one before it, the earliest it can have been."""
+    if clock:
         return dt.datetime.fromtimestamp(t, dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
-    return f"{t / 3600:.2f} h (device clock not set)"
+    if t < logrec.LOG_EPOCH:
+        s = int(t)
+        return f"clock not set: day {s // 86400 + 1}, {s // 3600 % 24:02d}:{s // 60 % 60:02d}"
+    return f"clock not set (at the earliest {_when(t, True)})"
+
+
+JUMP_S = 7 * 86400  # a stretch this long without a record is cut out of the plots' axis
+MAX_H = 24_000  # the plots' axis at most (1,000 days of records): bins stay bounded
+
+
+@dataclass
+class Axis:
+    """The plots' hours axis: the record's time from its first record, with every stretch of
+    over JUMP_S without a record cut out (a clock set years ahead, a boot whose clock was never
+    set before one that was, a forged time), and, should it still span over MAX_H (a forged
+    log), the longest stretches left too. So its length, and the hourly bins, stay bounded
+    whatever the time stamps say; inside each stretch kept, hours are the record's hours."""
+
+    t0: float  # the first record's time (s)
+    hours: np.ndarray  # each record's place on the axis
+    span_h: float
+    cut_at: np.ndarray  # where a stretch was cut out (hours on the axis)
+    cut_s: np.ndarray  # how long each was (s)
+    cut_unknown: np.ndarray  # the clock was set on one side of it only: how long is not known
+
+
+def time_axis(d: Decoded) -> Axis:
+    if not len(d.t):
+        z = np.zeros(0)
+        return Axis(0.0, z, 0.0, z, z, z.astype(bool))
+    u = np.sort(d.t)
+    u = u[np.concatenate([[True], u[1:] != u[:-1]])]  # np.unique, without its cost here
+    gap = np.diff(u).astype(float)
+    cut = gap > JUMP_S
+    kept = np.where(cut, 0.0, gap)
+    over = float(kept.sum()) - MAX_H * 3600.0
+    if over > 0:
+        order = np.argsort(kept, kind="stable")[::-1]
+        cut[order[: int(np.searchsorted(np.cumsum(kept[order]), over)) + 1]] = True
+        kept = np.where(cut, 0.0, gap)
+    pos = np.concatenate([[0.0], np.cumsum(kept)]) / 3600.0
+    at = np.searchsorted(u, d.t)
+    clock = np.zeros(len(u), dtype=bool)
+    clock[at[d.clock]] = True
+    unknown = (clock[:-1] != clock[1:])[cut]
+    return Axis(float(u[0]), pos[at], float(pos[-1]), pos[1:][cut], gap[cut], unknown)
+
+
+def _long(s: float) -> str:
+    if s >= 2 * 365.25 * 86400:
+        return f"{s / (365.25 * 86400):,.1f} years"
+    return f"{s / 86400:,.1f} days" if s >= 2 * 86400 else f"{s / 3600:,.1f} h"
+
+
+def _cut_text(ta: Axis) -> str:
+    n = len(ta.cut_s)
+    return f"{n} stretch{'es' * (n > 1)} of time without records (dashed line{'s' * (n > 1)})"
+
+
+def _time_notes(d: Decoded, ta: Axis) -> str:
+    """What the reader must know about the record's time ("" if nothing): where the clock was
+    not set, and what the plots cut out."""
+    out = []
+    unset = int(np.count_nonzero(~d.clock))
+    if unset and unset < len(d.clock):
+        out.append(f"the device clock was not set for {unset} of {len(d.clock)} records: their "
+                   "times read \"clock not set\"")  # fmt: skip
+    if len(ta.cut_s):
+        each = [
+            f"at {h:.2f} h, " + ("how long not known (the clock was not set on one side)" if u
+                                 else _long(s))
+            for s, h, u in zip(ta.cut_s[:5], ta.cut_at[:5], ta.cut_unknown[:5], strict=True)
+        ]  # fmt: skip
+        more = f"; and {len(ta.cut_s) - 5} more" if len(ta.cut_s) > 5 else ""
+        out.append(f"the plots and the hours leave out {_cut_text(ta)}: {'; '.join(each)}{more}")
+    return "; ".join(out)
 
 
 def _programmed(d: Decoded, at: np.ndarray) -> np.ndarray:
     """Programmed volume (nL) at times `at`: the rate integrated over running time (a bolus
     is in it: the firmware logs the boosted rate while it runs, and the rate after; a clock
     change is not running time), added up across loads (a LOAD starts the delivered count
-    again from 0, `Totals.cum_nl` adds up)."""
+    again from 0, `Totals.cum_nl` adds up). A bolus cut short (a pause, stop, fault, the
+    syringe empty, a reset) ends the boosted rate: the pump goes on at the program's rate,
+    the one logged before the boost (a pause is followed by a RATE record of it since issue
+    19, which may be a titration step that came due during the bolus; older logs have none)."""
     rate = 0.0  # nL/h
+    before = 0.0  # the rate before the last RATE record: the program's, under a boost
+    boosted = False  # a BOLUS record after the last RATE record: that rate is boosted
     running = False
     since = 0.0
     vol = 0.0
@@ -139,8 +222,9 @@ def _programmed(d: Decoded, at: np.ndarray) -> np.ndarray:
     for i in ev:
         t = float(d.t[i])
         c = int(d.code[i])
-        if running:
-            vol += rate * (t - since) / 3600
+        if running:  # a reset: the pump stopped after the last record before it, not at it
+            end = t if c != events.BOOT or i == 0 else min(t, max(since, float(d.t[i - 1])))
+            vol += rate * (end - since) / 3600
         since = t
         if c == events.CLOCK and d.a[i] >= 0 and d.b[i] > d.a[i]:
             since += float(d.b[i] - d.a[i])  # the timeline jumps there: no running time
@@ -150,11 +234,15 @@ def _programmed(d: Decoded, at: np.ndarray) -> np.ndarray:
             base += vol
             vol = 0.0
         if c == events.RATE and d.b[i] > 0:
-            rate = float(d.a[i]) / float(d.b[i])
+            before, rate, boosted = rate, float(d.a[i]) / float(d.b[i]), False
+        if c == events.BOLUS:
+            boosted = True
         if c in (events.START, events.RESUME):
             running = True
-        if c in (events.PAUSE, events.STOP, events.COMPLETE, events.FAULT):
+        if c in (events.PAUSE, events.STOP, events.COMPLETE, events.FAULT, events.BOOT):
             running = False
+            if boosted:
+                rate, boosted = before, False
         ts.append(since)
         vs.append(base + vol)
     if running and len(at):
@@ -178,7 +266,8 @@ class Totals:
     cum_ug: np.ndarray
     prog_ug: np.ndarray
     conc: bool  # every program gave a concentration (µg is meaningful)
-    span_h: float  # the record's length
+    span_h: float  # the record's length on the axis
+    axis: Axis
 
     @property
     def unit(self) -> str:
@@ -208,7 +297,6 @@ class Totals:
 
 
 def totals(d: Decoded) -> Totals:
-    t0 = float(d.t.min()) if len(d.t) else 0.0
     dl = d.code == events.DELIVERED
     is_load = d.code == events.LOAD
     load_at = np.flatnonzero(is_load)
@@ -233,14 +321,15 @@ def totals(d: Decoded) -> Totals:
         c_prev = c[:-1]  # an interval at the concentration in force at its start
 
         def ug(nl: np.ndarray) -> np.ndarray:
+            if not len(nl):  # no LOAD or DELIVERED record: nothing to count
+                return np.zeros(0)
             return np.concatenate([[0.0], np.cumsum(np.diff(nl) * c_prev / 1e6)])
 
         cum_ug, prog_ug = ug(cum), ug(prog)
     else:
         cum_ug = prog_ug = np.zeros(len(pts))
-    hours = (d.t[pts] - t0) / 3600.0
-    span = float(d.t.max() - t0) / 3600.0 if len(d.t) else 0.0
-    return Totals(hours.astype(float), cum, prog, cum_ug, prog_ug, conc, span)
+    ta = time_axis(d)
+    return Totals(ta.hours[pts], cum, prog, cum_ug, prog_ug, conc, ta.span_h, ta)
 
 
 def _stamp(fig: Figure, unverified: bool) -> None:
@@ -252,12 +341,13 @@ def _stamp(fig: Figure, unverified: bool) -> None:
 
 def figures(d: Decoded, unverified: bool = False) -> list[tuple[str, Figure]]:
     """The report's plots (matplotlib Figures, not drawn yet), each over the record's whole
-    span on the same hours axis."""
-    utc = d.utc_known
-    t0 = float(d.t.min()) if len(d.t) else 0.0
-    hours = (d.t - t0) / 3600.0
-    xl = "hours since " + _when(t0, utc)
+    span on the same hours axis (time_axis: long stretches without records cut out)."""
     tot = totals(d)
+    ta = tot.axis
+    hours = ta.hours
+    xl = "hours since " + _first(d)
+    if len(ta.cut_at):
+        xl += f", not counting {_cut_text(ta)}"
     xlim = (0.0, tot.span_h if tot.span_h > 0 else 1.0)
     unit = tot.unit
     figs: list[tuple[str, Figure]] = []
@@ -338,7 +428,7 @@ def figures(d: Decoded, unverified: bool = False) -> list[tuple[str, Figure]]:
             ax.scatter(hours[sel], [kinds.index(int(d.a[i])) for i in sel], marker=m, label=label)
     ax.set_yticks(range(len(kinds)), [_ALARM_KINDS.get(k, f"alarm {k}") for k in kinds])
     ax.set_title("Alarms" if kinds else "Alarms: none")
-    if kinds:
+    if ax.get_legend_handles_labels()[0]:
         ax.legend(fontsize=7)
     figs.append(("Alarms", fig))
 
@@ -346,8 +436,18 @@ def figures(d: Decoded, unverified: bool = False) -> list[tuple[str, Figure]]:
         for a in f.axes[:1]:
             a.set_xlim(*xlim)
             a.set_xlabel(xl)
+            if len(ta.cut_at):  # one collection, however many
+                a.vlines(ta.cut_at, 0, 1, transform=a.get_xaxis_transform(), colors="0.3",
+                         linestyles="--", linewidth=1)  # fmt: skip
         _stamp(f, unverified)
     return figs
+
+
+def _first(d: Decoded) -> str:
+    if not len(d.t):
+        return _when(0.0, False)
+    i = int(np.argmin(d.t))
+    return _when(float(d.t[i]), bool(d.clock[i]))
 
 
 def _mass(nl: float, ug: float | None) -> str:
@@ -397,14 +497,12 @@ def build(
     found wrong: any at all (or a `verified` other than "clean") puts a banner above
     everything, saying what failed, and stamps every plot NOT VERIFIED."""
     d = decode(entries)
-    utc = d.utc_known
-    t0 = float(d.t.min()) if len(d.t) else 0.0
-    hours = (d.t - t0) / 3600.0
     problems = list(problems or [])
     unverified = bool(problems) or verified != "clean"
     if unverified and not problems:
         problems = [verified]
     tot = totals(d)
+    hours = tot.axis.hours
     figs = [(n, _png(f)) for n, f in figures(d, unverified)]
 
     load_at = np.flatnonzero(d.code == events.LOAD)
@@ -421,11 +519,10 @@ def build(
         for i in pr
     ]
     boots = int(np.count_nonzero(d.code == events.BOOT))
-    period = (
-        f"{_when(float(d.t.min()), utc)} to {_when(float(d.t.max()), utc)}"
-        if len(d.t)
-        else "no records"
-    )
+    last = int(np.argmax(d.t)) if len(d.t) else 0
+    period = f"{_first(d)} to {_when(float(d.t[last]), bool(d.clock[last]))}" if len(d.t) else ""
+    notes = _time_notes(d, tot.axis)
+    left = ", not counting what the plots leave out" if len(tot.axis.cut_at) else ""
     dug = float(tot.cum_ug[-1]) if tot.conc and len(tot.cum_ug) else None
     pug = float(tot.prog_ug[-1]) if tot.conc and len(tot.prog_ug) else None
     head = [
@@ -433,7 +530,8 @@ def build(
         ("syringe", "; ".join(loads) or "no load recorded"),
         ("drug", drug),
         ("programs", "; ".join(progs) or "none recorded"),
-        ("period", period + (f" ({tot.span_h:.2f} h)" if len(d.t) else "")),
+        ("period", f"{period} ({tot.span_h:.2f} h{left})" if period else "no records"),
+        *([("time", notes)] if notes else []),
         ("delivered", _mass(tot.delivered_nl(), dug) + ", the pump's step count"),
         ("programmed", _mass(tot.programmed_nl(), pug)),
         ("records", f"{len(d.seq)} (seq {d.seq.min()}..{d.seq.max()})" if len(d.seq) else "0"),
@@ -450,7 +548,8 @@ def build(
         for p, x, y in _day_rows(tot)
     )
     day_table = (
-        "<h2>Per 24 h</h2><table id='per-24h'><tr><th>hours since the start</th>"
+        "<h2>Per 24 h</h2><table id='per-24h'><tr><th>hours since the start"
+        f"{', stretches without records cut out' if len(tot.axis.cut_at) else ''}</th>"
         f"<th>delivered</th><th>programmed</th></tr>{days}</table>"
         if days
         else ""

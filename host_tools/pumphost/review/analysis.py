@@ -83,6 +83,8 @@ def timeline(recs: list[Rec]) -> Timeline:
     tl.t0, tl.t1 = recs[0].t, recs[-1].t
     conc = 0  # ug/mL of the program in force
     rate = 0.0  # nL/h
+    before = 0.0  # the rate before the last RATE record: the program's, under a boost
+    boosted = False  # a BOLUS record after the last RATE record: that rate is boosted
     running = False
     since = recs[0].t
     p_ug = 0.0
@@ -120,6 +122,11 @@ def timeline(recs: list[Rec]) -> Timeline:
         since = t
         tl.pt.append(t)
         tl.pug.append(p_ug)
+        if c == events.CLOCK and r.a >= 0 and r.b > r.a:
+            since += r.b - r.a  # set forward: the timeline skips that, it is no running time
+            last_t = since  # nor a hole in the log
+            tl.pt.append(since)
+            tl.pug.append(p_ug)
         # Their counts are to the step (a pause's: 0 before issue 18, which changes nothing).
         if c in (events.STOP, events.COMPLETE, events.PAUSE) and nl_per_step:
             deliver_to(round(r.a * nl_per_step), t)
@@ -130,13 +137,13 @@ def timeline(recs: list[Rec]) -> Timeline:
             conc = r.b
             tl.programs.append((t, r.a, r.b))
         elif c == events.RATE and r.b > 0:
-            rate = r.a / r.b
+            before, rate, boosted = rate, r.a / r.b, False
             tl.rates.append((t, rate / 1e6))
         elif c == BOLUS:
+            # Programmed already: the firmware logs the boosted rate (program plus bolus)
+            # before this record, and the program's rate when the bolus ends.
             tl.boluses.append((t, r.a, r.b))
-            p_ug += r.a * conc / 1e6  # granted on top of the rate: programmed too
-            tl.pt.append(t)
-            tl.pug.append(p_ug)
+            boosted = True
         elif c == events.BOOT:
             tl.boots += 1
             running = False
@@ -154,8 +161,11 @@ def timeline(recs: list[Rec]) -> Timeline:
             if pause_from is not None:
                 tl.pauses.append((pause_from, t))
                 pause_from = None
-        elif c in _STOPPED:
+        elif c in _STOPPED or c == events.BOOT:
             running = False
+            if boosted:  # a bolus cut short: the pump goes on at the program's rate
+                rate, boosted = before, False
+                tl.rates.append((t, rate / 1e6))
             if c == events.PAUSE:
                 pause_from = t
     if pause_from is not None:

@@ -13,6 +13,7 @@ from sqlalchemy import (
     DateTime,
     Float,
     ForeignKey,
+    Index,
     Integer,
     LargeBinary,
     MetaData,
@@ -125,6 +126,7 @@ audit = Table(
     Column("action", String(40), nullable=False),
     Column("patient_id", Integer, ForeignKey("patients.id")),
     Column("detail", Text, nullable=False, default=""),
+    Index("ix_audit_patient", "patient_id"),  # who viewed this patient
 )
 
 # Failed logins per key ("user:NAME" lower-cased, "addr:ADDRESS"), and locks (logins.py).
