@@ -549,3 +549,55 @@ def test_after_the_vtbi_a_titration_step_leaves_the_pump_at_kvo(tmp_path: Path) 
     tot = report.totals(d)
     assert abs(tot.programmed_nl() - nl) < step
     assert abs(float(tot.prog_ug[-1] - tot.prog_ug[0]) - ug) < step * 500 / 1e6
+
+
+def test_a_program_set_while_paused_runs_its_steps_from_the_resume(tmp_path: Path) -> None:
+    """The way on after the VTBI (PROTOCOL.md): 1,632 ug/24 h with a VTBI of 0.0136 mL, then
+    KVO 0.01 mL/h; at 1 h pause and set 1,632 ug/24 h with a titration step to 2,167 at
+    30 min; resume at 1.25 h. The step comes 30 min after the resume, not never: the
+    emulator's oracle, the review and the pumpctl report all count 13.6 uL, 0.9 h of KVO,
+    0.5 h at 1,632 and 1.25 h at 2,167."""
+    prog = {"drug": "octreotide", "conc_ug_ml": 500, "dose_ug_24h": 1632}
+    first = dict(prog, vtbi_ml="0.0136", then="kvo", kvo_ml_h="0.01")
+    step = {"at_min": 30, "dose_ug_24h": 2167}
+    then = dict(prog, titration={"max_dose_ug_24h": 2500, "steps": [step]})
+    cmds = [
+        (0, "pin.change", {"args": {"new": "2468"}}),
+        (0, "program.validate", {"args": {"program": first}}),
+        (0, "program.set", {"args": {"token": "$TOKEN"}, "pin": "2468"}),
+        (0, "start", {}),
+        (1, "pause", {}),
+        (1, "program.validate", {"args": {"program": then}}),
+        (1, "program.set", {"args": {"token": "$TOKEN"}, "pin": "2468"}),
+        (1.25, "resume", {}),
+        (2.99, "status", {}),
+    ]
+    text = '[pump]\nserial = "PUMP-DEMO"\nboard = "pico"\nsyringe = "bd-plastipak-20ml"\n'
+    text += "fill_ml = 12.0\n[run]\nduration_h = 3\n"
+    for i, (at, cmd, rest) in enumerate(cmds):
+        line = json.dumps({"id": i + 1, "cmd": cmd, **rest})
+        text += f"[[command]]\nat_h = {at}\nline = '{line}'\n"
+    emu = Emulator(scenario.parse(text), log=True)
+    res = emu.run()
+    assert all(resp["ok"] for _, _, resp in emu.responses), emu.responses
+    st = emu.responses[-1][2]["result"]
+    assert not st["end_of_infusion"] and st["titration_step"] == 1
+    assert emu.pump.program_rate == rates.from_dose(2167, 500)
+    nl = 13_600 + 10_000 * 0.9 + 136_000 * 0.5 + 2167 / 500 / 24 * 1e6 * 1.25  # 316.3 uL
+    step_nl = float(res.nl_per_step)
+    assert abs(float(res.programmed_nl) - nl) < step_nl  # before the fix: 260.6 uL
+    assert Fraction(0) <= res.programmed_nl - res.delivered_nl < res.nl_per_step
+    emu.save_log(tmp_path / "run.plog")
+    data = plogfile.read(tmp_path / "run.plog").data
+    d = report.decode(data)
+    rate = [(int(a), int(b)) for c, a, b in zip(d.code, d.a, d.b, strict=True) if c == events.RATE]
+    assert rate[-1] == rates.from_dose(2167, 500)  # the last RATE is what the pump runs
+    r = decode(data)
+    rows = zip(*(c.tolist() for c in (r.seq, r.code, r.a, r.b, r.t)), strict=True)
+    recs = [an.Rec(1, s, c, a, b, t) for s, c, a, b, t in rows if c < events.TIME]
+    tl = an.timeline(sorted(recs, key=lambda x: (x.t, x.seq)))
+    ug = float(res.programmed_nl) * 500 / 1e6  # 158.2 ug
+    assert abs(tl.pug[-1] - ug) < step_nl * 500 / 1e6
+    tot = report.totals(d)
+    assert abs(tot.programmed_nl() - float(res.programmed_nl)) < step_nl
+    assert abs(float(tot.prog_ug[-1] - tot.prog_ug[0]) - ug) < step_nl * 500 / 1e6

@@ -322,6 +322,7 @@ class Pump:
             self._go(now)
         finally:
             self._settle()
+        self._begun()
 
     @_command
     def pause(self):
@@ -345,6 +346,14 @@ class Pump:
             self._go(now)
         finally:
             self._settle()
+        self._begun()
+
+    def _begun(self):
+        # Delivery of the program in force begins or goes on (a start, a resume): its
+        # schedule's clock starts here if it has not yet (pump.runner.Runner.started).
+        p = self.program
+        if p is not None:
+            p.started(self._clock())
 
     @_command
     def stop(self):

@@ -376,8 +376,7 @@ class Protocol:
             raise ProtocolError("refused", "cannot start: " + ctl.NO_SYRINGE)
         if self.runner.prog is None and self.pump.program_rate is None:
             raise ProtocolError("refused", "set a program first")
-        self.pump.start()
-        self.runner.started(self.pump._clock())
+        self.pump.start()  # the program's schedule starts here (Runner.started)
         return {"state": self.pump.state}
 
     def c_pause(self, a, now):

@@ -47,7 +47,7 @@ class Runner:
         self._bolus_end_s = -1  # elapsed (s, us) the running bolus ends at; -1: none
         self._bolus_end_us = 0
         self.ended = False  # the VTBI was delivered: the program's schedule is over
-        self.t0 = -1  # elapsed s at the program's first start; -1: not started
+        self.t0 = -1  # elapsed s delivery of the program began at; -1: not yet
         self._step = 0  # next titration step
         self._seg = 0  # profile segment in force
         self._tod = -1  # local time of day (s) at the last profile check
@@ -147,6 +147,9 @@ class Runner:
             self.pump.set_rate_nl_h(r[0], r[1])
 
     def started(self, tick):
+        """Delivery goes on (pump.api.Pump's start and resume call this): the program's
+        schedule (the titration steps) counts from the first of these after its set, the
+        start after a set while idle or the resume after a set while paused."""
         self._advance(tick)
         if self.t0 < 0:
             self.t0 = self.s
@@ -293,7 +296,7 @@ class Runner:
             if self.s - self.t0 >= at:
                 self._step += 1
                 self._basal(r, dose, p)
-        if p.segments and c.state in (ctl.RUNNING, ctl.PAUSED):
+        if p.segments and c.state in (ctl.RUNNING, ctl.PAUSED, ctl.IDLE):
             tod = self._local_tod()
             nxt = (self._seg + 1) % len(p.segments)
             start = p.segments[nxt][0] * 60

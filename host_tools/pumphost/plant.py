@@ -210,8 +210,8 @@ class Plant:
         noise z (in rms units), clamped at its full scale."""
         fric = xp.where(broke, dynamic, self.static_n) * motion
         force = fric + xp.maximum(pressure, 0.0) * MMHG_PA * self.area_mm2 * 1e-6
-        beyond = x_mm - self.stroke_mm
-        force = xp.where(beyond > 0, force + BOTTOM_STIFFNESS_N_PER_MM * beyond, force)
+        beyond = xp.maximum(x_mm - self.stroke_mm, 0.0)
+        force = force + BOTTOM_STIFFNESS_N_PER_MM * beyond
         force = force + (self._offset + self._drift * t + z * CELL_NOISE_RMS_N)
         return xp.minimum(force, CELL_FULL_SCALE_N)
 

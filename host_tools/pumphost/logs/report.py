@@ -21,6 +21,11 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from pumphost import paths
+from pumphost.logs import timeaxis
+from pumphost.logs.timeaxis import MAX_H as MAX_H  # the tests read it here
+from pumphost.logs.timeaxis import Axis
+from pumphost.logs.timeaxis import cut_text as _cut_text
+from pumphost.logs.timeaxis import duration as _long
 
 paths.use_firmware_core()
 from pump import events, logrec  # noqa: E402
@@ -130,57 +135,9 @@ def _when(t: float, clock: bool) -> str:
     return f"clock not set (at the earliest {_when(t, True)})"
 
 
-JUMP_S = 7 * 86400  # a stretch this long without a record is cut out of the plots' axis
-MAX_H = 24_000  # the plots' axis at most (1,000 days of records): bins stay bounded
-
-
-@dataclass
-class Axis:
-    """The plots' hours axis: the record's time from its first record, with every stretch of
-    over JUMP_S without a record cut out (a clock set years ahead, a boot whose clock was never
-    set before one that was, a forged time), and, should it still span over MAX_H (a forged
-    log), the longest stretches left too. So its length, and the hourly bins, stay bounded
-    whatever the time stamps say; inside each stretch kept, hours are the record's hours."""
-
-    t0: float  # the first record's time (s)
-    hours: np.ndarray  # each record's place on the axis
-    span_h: float
-    cut_at: np.ndarray  # where a stretch was cut out (hours on the axis)
-    cut_s: np.ndarray  # how long each was (s)
-    cut_unknown: np.ndarray  # the clock was set on one side of it only: how long is not known
-
-
 def time_axis(d: Decoded) -> Axis:
-    if not len(d.t):
-        z = np.zeros(0)
-        return Axis(0.0, z, 0.0, z, z, z.astype(bool))
-    u = np.sort(d.t)
-    u = u[np.concatenate([[True], u[1:] != u[:-1]])]  # np.unique, without its cost here
-    gap = np.diff(u).astype(float)
-    cut = gap > JUMP_S
-    kept = np.where(cut, 0.0, gap)
-    over = float(kept.sum()) - MAX_H * 3600.0
-    if over > 0:
-        order = np.argsort(kept, kind="stable")[::-1]
-        cut[order[: int(np.searchsorted(np.cumsum(kept[order]), over)) + 1]] = True
-        kept = np.where(cut, 0.0, gap)
-    pos = np.concatenate([[0.0], np.cumsum(kept)]) / 3600.0
-    at = np.searchsorted(u, d.t)
-    clock = np.zeros(len(u), dtype=bool)
-    clock[at[d.clock]] = True
-    unknown = (clock[:-1] != clock[1:])[cut]
-    return Axis(float(u[0]), pos[at], float(pos[-1]), pos[1:][cut], gap[cut], unknown)
-
-
-def _long(s: float) -> str:
-    if s >= 2 * 365.25 * 86400:
-        return f"{s / (365.25 * 86400):,.1f} years"
-    return f"{s / 86400:,.1f} days" if s >= 2 * 86400 else f"{s / 3600:,.1f} h"
-
-
-def _cut_text(ta: Axis) -> str:
-    n = len(ta.cut_s)
-    return f"{n} stretch{'es' * (n > 1)} of time without records (dashed line{'s' * (n > 1)})"
+    """The plots' hours axis (timeaxis: long stretches without records cut out)."""
+    return timeaxis.build(d.t, d.clock)
 
 
 def _time_notes(d: Decoded, ta: Axis) -> str:
