@@ -182,7 +182,7 @@ class Plant:
     def _line(self, t: Any, dt: Any, pushed: Any, partial: Any, xp: Any = Scalars) -> Any:
         """The open line over dt s up to t, `pushed` uL coming in evenly: dV/dt = q - (V / C -
         P_back) / R, solved exactly: V(t) = eq + (V(t - dt) - eq) decay; (decay, eq)."""
-        r = self.resistance * xp.where(partial, PARTIAL_OCCLUSION_FACTOR, 1.0)
+        r = self.resistance * (1 + (PARTIAL_OCCLUSION_FACTOR - 1) * partial)  # partial: 0 or 1
         decay = xp.exp(-dt / (r * self.compliance))
         return decay, self.compliance * (self.back_pressure(t, xp) + r * (pushed / dt))
 

@@ -33,6 +33,7 @@ class Axis:
     cut_unknown: np.ndarray  # the clock was set on one side of it only: how long is not known
     cut_from: np.ndarray  # the times of the records either side of each (s)
     cut_to: np.ndarray
+    cut_kept: np.ndarray  # how much of each the axis keeps (s): what a cut to whole units left
     u: np.ndarray  # the records' distinct times, in order (s)
     at_s: np.ndarray  # their places on the axis (s from the first)
     left_out: np.ndarray  # how much of the time from each to the next the axis leaves out (s)
@@ -67,7 +68,7 @@ def build(t: np.ndarray, clock: np.ndarray, unit_s: int = 1) -> Axis:
     t = np.asarray(t)
     if not len(t):
         z = np.zeros(0)
-        return Axis(0.0, z, 0.0, z, z, z.astype(bool), z, z, z, z, z)
+        return Axis(0.0, z, 0.0, z, z, z.astype(bool), z, z, z, z, z, z)
     u = np.sort(t)
     u = u[np.concatenate([[True], u[1:] != u[:-1]])]  # np.unique, without its cost here
     at = np.searchsorted(u, t)
@@ -94,6 +95,7 @@ def build(t: np.ndarray, clock: np.ndarray, unit_s: int = 1) -> Axis:
         unknown[cut],
         u[:-1][cut].astype(float),
         u[1:][cut].astype(float),
+        (gap - out)[cut],
         u.astype(float),
         pos,
         out,

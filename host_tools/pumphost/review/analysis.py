@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 import numpy as np
 
 from pumphost import paths
+from pumphost.logs import timeaxis
 
 paths.use_firmware_core()
 from pump import events  # noqa: E402
@@ -63,10 +64,20 @@ class Timeline:
     dug: list[float] = field(default_factory=list)
     pt: list[int] = field(default_factory=list)
     pug: list[float] = field(default_factory=list)
+    axis: timeaxis.Axis | None = None  # the plots' (record_axis): long stretches cut out
 
     @property
     def days(self) -> float:
-        return (self.t1 - self.t0) / 86400
+        return self.known_s(self.t0, self.t1) / 86400
+
+    def known_s(self, a: float, b: float) -> float:
+        """Seconds from a to b, not counting a stretch without records whose length is not
+        known (the clock was set on one side of it only: it is not the decades between)."""
+        ax = self.axis
+        if ax is None:
+            return float(b - a)
+        m = ax.cut_unknown & (ax.cut_from >= a) & (ax.cut_to <= b)
+        return float(b - a - (ax.cut_to[m] - ax.cut_from[m]).sum())
 
     def delivered_between(self, a: np.ndarray) -> np.ndarray:
         return np.interp(a, self.dt, self.dug) if self.dt else np.zeros(len(a))
@@ -111,14 +122,15 @@ def timeline(recs: list[Rec]) -> Timeline:
         c, t = r.code, r.t
         if running and t - last_t > GAP_S:
             tl.gaps.append((last_t, t, "no record while running"))
-        last_t = t
+        prev, last_t = last_t, t
         if c == events.DELIVERED:
             if r.b > 0:
                 nl_per_step = r.a / r.b
             deliver_to(r.a, t)
             continue
-        if running:
-            p_ug += rate * (t - since) / 3600 * conc / 1e6
+        if running:  # a reset: the pump stopped after the last record before it, not at it
+            end = t if c != events.BOOT else min(t, max(since, prev))
+            p_ug += rate * (end - since) / 3600 * conc / 1e6
         since = t
         tl.pt.append(t)
         tl.pug.append(p_ug)
@@ -175,7 +187,42 @@ def timeline(recs: list[Rec]) -> Timeline:
     end_p = p_ug + (rate * (tl.t1 - since) / 3600 * conc / 1e6 if running else 0.0)
     tl.pt.append(tl.t1)
     tl.pug.append(end_p)
+    tl.axis = record_axis(recs)
     return tl
+
+
+def record_axis(recs: list[Rec]) -> timeaxis.Axis:
+    """The plots' axis (timeaxis): long stretches without records cut out, by whole days
+    where the clock was set on both sides (a date keeps its time of day across the cut)."""
+    t = np.fromiter((r.t for r in recs), dtype=np.int64, count=len(recs))
+    return timeaxis.build(t, t >= CLOCK_FROM, 86400)
+
+
+def on_axis(tl: Timeline, t: np.ndarray | list[float]) -> np.ndarray:
+    """Times' places on the plots' axis, as Unix s: the time itself up to the first stretch
+    cut out, earlier by what was cut out before it after."""
+    if tl.axis is None:
+        return np.asarray(t, dtype=float)
+    return tl.t0 + tl.axis.place(t)
+
+
+def from_axis(tl: Timeline, v: np.ndarray | list[float]) -> np.ndarray:
+    """The times at places on the plots' axis (on_axis's inverse)."""
+    if tl.axis is None:
+        return np.asarray(v, dtype=float)
+    return tl.axis.time(np.asarray(v, dtype=float) - tl.t0)
+
+
+def cuts(tl: Timeline) -> list[tuple[int, int, str]]:
+    """The stretches without records the plots leave out: from, to, how long."""
+    ax = tl.axis
+    if ax is None:
+        return []
+    return [
+        (int(a), int(b), "how long not known (the clock was not set on one side)" if u
+         else f"no record for {timeaxis.duration(s)}")
+        for a, b, s, u in zip(ax.cut_from, ax.cut_to, ax.cut_s, ax.cut_unknown, strict=True)
+    ]  # fmt: skip
 
 
 def seq_gaps(
@@ -231,9 +278,10 @@ class Day:
     loads: int
 
 
-def _day_edges(tl: Timeline, tz: ZoneInfo) -> list[dt.datetime]:
-    start = dt.datetime.fromtimestamp(tl.t0, tz).replace(hour=0, minute=0, second=0)
-    end = dt.datetime.fromtimestamp(tl.t1, tz)
+def _day_edges(a: float, b: float, tz: ZoneInfo) -> list[dt.datetime]:
+    """The midnights at the site from the one before a to the first at or after b."""
+    start = dt.datetime.fromtimestamp(a, tz).replace(hour=0, minute=0, second=0, microsecond=0)
+    end = dt.datetime.fromtimestamp(b, tz)
     edges = [start]
     while len(edges) < 2 or edges[-1] < end:
         d = (edges[-1] + dt.timedelta(days=1, hours=2)).date()  # DST-safe next midnight
@@ -241,44 +289,79 @@ def _day_edges(tl: Timeline, tz: ZoneInfo) -> list[dt.datetime]:
     return edges
 
 
+def _days(tl: Timeline, tz: ZoneInfo) -> list[tuple[float, float, str]]:
+    """The days of the stretches of the record the plots keep (not the days of a stretch cut
+    out: so at most some 1,000 and two a stretch, whatever the time stamps say): start, end,
+    the local date at the site; where the clock was not set, the day of the record."""
+    ax = tl.axis
+    starts, ends = [float(tl.t0)], [float(tl.t1)]
+    if ax is not None and len(ax.cut_from):
+        starts += (ax.cut_to - ax.cut_kept).tolist()  # what a cut to whole days keeps
+        ends[:0] = ax.cut_from.tolist()
+    days: dict[float, tuple[float, str]] = {}
+    for a, b in zip(starts, ends, strict=True):
+        unset = not clock_set(b)  # uptime from 0: days of the record, not of the calendar
+        edges = _day_edges(a, b, ZoneInfo("UTC") if unset else tz)
+        for lo, hi in zip(edges, edges[1:], strict=False):
+            t = lo.timestamp()
+            label = unset_time(t).split(",")[0] if unset else lo.date().isoformat()
+            days.setdefault(t, (hi.timestamp(), label))
+    return sorted((lo, hi, label) for lo, (hi, label) in days.items())
+
+
+def _at(tl: Timeline, v: np.ndarray, ts: list[int], vs: list[float]) -> np.ndarray:
+    """A cumulative curve (vs at times ts) at places v on the plots' axis."""
+    return np.interp(v, on_axis(tl, ts), vs) if ts else np.zeros(len(v))
+
+
 def per_day(tl: Timeline, tz: ZoneInfo) -> list[Day]:
     """Delivered and programmed per local day at the site; with the clock never set, per
-    24 h of the record ("clock not set: day N")."""
+    24 h of the record ("clock not set: day N"). The days of a stretch without records the
+    plots cut out are left out too (what came across it counts on the day it ends)."""
     if not tl.dt:
         return []
-    unset = not clock_set(tl.t1)
-    if unset:  # uptime from 0: days of the record, not of the calendar
-        tz = ZoneInfo("UTC")
-    edges = _day_edges(tl, tz)
-    ts = np.array([e.timestamp() for e in edges])
-    dl = np.diff(tl.delivered_between(ts))
-    pr = np.diff(tl.programmed_between(ts))
-    out = []
-    for i in range(len(edges) - 1):
-        lo, hi = ts[i], ts[i + 1]
-        doses = [d for t, d, _ in tl.programs if t < hi]
-        ps = [(a, b if b is not None else tl.t1) for a, b in tl.pauses]
-        inside = [(max(a, lo), min(b, hi)) for a, b in ps if a < hi and b > lo]
-        out.append(
-            Day(
-                date=unset_time(lo).split(",")[0] if unset else edges[i].date().isoformat(),
-                delivered_ug=float(dl[i]),
-                programmed_ug=float(pr[i]),
-                dose_end=doses[-1] if doses else None,
-                pauses=sum(1 for a, _ in ps if lo <= a < hi),
-                paused_min=sum(b - a for a, b in inside) / 60,
-                alarms=sum(1 for al in tl.alarms if lo <= al.raised < hi),
-                loads=sum(1 for t, _, _ in tl.loads if lo <= t < hi),
-            )
+    days = _days(tl, tz)
+    lo = np.array([d[0] for d in days])
+    hi = np.array([d[1] for d in days])
+    a, b = on_axis(tl, lo), on_axis(tl, hi)
+    dl = _at(tl, b, tl.dt, tl.dug) - _at(tl, a, tl.dt, tl.dug)
+    pr = _at(tl, b, tl.pt, tl.pug) - _at(tl, a, tl.pt, tl.pug)
+    doses = np.searchsorted([t for t, _, _ in tl.programs], hi) - 1  # the last before the end
+
+    def count(ts: list[int]) -> np.ndarray:  # times (in order) in each day
+        return np.searchsorted(ts, hi) - np.searchsorted(ts, lo)
+
+    # paused time up to each moment: the pauses (in order, one after another) added up
+    ps = [(p, q if q is not None else tl.t1) for p, q in tl.pauses]
+    upto = np.cumsum([0] + [q - p for p, q in ps])
+    xp = [t for p in ps for t in p]
+    fp = [c for i, _ in enumerate(ps) for c in (upto[i], upto[i + 1])]
+    paused = np.interp(hi, xp, fp) - np.interp(lo, xp, fp) if ps else np.zeros(len(days))
+    pauses = count([p for p, _ in ps])
+    alarms = count([al.raised for al in tl.alarms])
+    loads = count([t for t, _, _ in tl.loads])
+    return [
+        Day(
+            date=label,
+            delivered_ug=float(dl[i]),
+            programmed_ug=float(pr[i]),
+            dose_end=tl.programs[doses[i]][1] if doses[i] >= 0 else None,
+            pauses=int(pauses[i]),
+            paused_min=float(paused[i]) / 60,
+            alarms=int(alarms[i]),
+            loads=int(loads[i]),
         )
-    return out
+        for i, (_, _, label) in enumerate(days)
+    ]
 
 
 def per_hour(tl: Timeline) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Hour edges (Unix s, from the first whole hour), delivered and programmed ug per hour."""
+    """Hour edges on the plots' axis (on_axis: Unix s while nothing is cut out; from the first
+    whole hour, so at most timeaxis.MAX_H + 2), delivered and programmed ug per hour."""
     h0 = tl.t0 - tl.t0 % 3600
-    edges = np.arange(h0, tl.t1 + 3600, 3600, dtype=float)
-    return edges, np.diff(tl.delivered_between(edges)), np.diff(tl.programmed_between(edges))
+    edges = np.arange(h0, on_axis(tl, [tl.t1])[0] + 3600, 3600, dtype=float)
+    dl, pr = _at(tl, edges, tl.dt, tl.dug), _at(tl, edges, tl.pt, tl.pug)
+    return edges, np.diff(dl), np.diff(pr)
 
 
 @dataclass
@@ -301,7 +384,9 @@ def figures(tl: Timeline) -> PatientFigures:
         start_dose=start,
         escalated=bool(higher),
         escalated_dose=max(d for _, d in higher) if higher else None,
-        hours_to_escalation=(higher[0][0] - tl.programs[0][0]) / 3600 if higher else None,
+        hours_to_escalation=(
+            tl.known_s(tl.programs[0][0], higher[0][0]) / 3600 if higher else None
+        ),
         alarms=len(tl.alarms),
         days=tl.days,
         delivered_ug=tl.dug[-1] if tl.dug else 0.0,

@@ -210,6 +210,7 @@ def create_app(engine: Engine, policy: logins.Policy | None = None) -> Starlette
             "asg": asg,
             "recs": len(recs),
             "days": analysis.per_day(tl, tz) if recs else [],
+            "cuts": analysis.cuts(tl),
             "fig": analysis.figures(tl),
             "seq_gaps": [(serial[d], a, b, n) for d, a, b, n in analysis.seq_gaps(seqs, burns)],
         }
