@@ -128,9 +128,8 @@ def pause_at(x):
 
 @pytest.mark.rig("pins", "time")
 def test_a_pause_just_after_a_planned_step_is_not_a_fault(pump: DUT, rig: VirtualRig) -> None:
-    # The stop took effect a few us after the planned time of a step the state machine had
-    # not issued yet: the plan check once called that step missing (PumpFault step_late,
-    # issues 7 and 12). The driver now dates a stop by its own latency.
+    # The stop takes effect a few us after the planned time of a step the state machine has
+    # not issued yet: the driver dates a stop by its own latency, so that step is not late.
     rate = rates.from_ml_per_h(5)
     t0 = _start(pump, rig, "pump.rate('5')")
     pump.exec(_PAUSE_AT)
@@ -151,11 +150,9 @@ def test_a_pause_just_after_a_planned_step_is_not_a_fault(pump: DUT, rig: Virtua
 
 @pytest.mark.rig("pins", "time")
 def test_the_step_ring_keeps_whole_entries_in_steady_state(pump: DUT, rig: VirtualRig) -> None:
-    # At 5 mL/h the plan's intervals alternate between two values (29,723 and 29,724 us), so
-    # the planner hands out batches of 1-3 steps; the driver must pack them into entries of
-    # up to 64 steps. It once closed a new entry at every service step, the ring filled with
-    # 1-step entries holding under a second, and with a 100 ms service step the state
-    # machine ran dry after about 22 s (step_late).
+    # At 5 mL/h the plan's intervals alternate (29,723 and 29,724 us), so the planner hands
+    # out batches of 1-3 steps: packed into entries of up to 64 steps, else a ring of 1-step
+    # entries holds under a second and the state machine runs dry (step_late).
     rate = rates.from_ml_per_h(5)
     t0 = _start(pump, rig, "pump.rate('5')")
     rig.run_s(60)

@@ -58,13 +58,13 @@ def _alone(code: str) -> str:
         "import boardapp, protolink, gc\n"
         "boardapp.link.timer.deinit()\nboardapp.service_timer.deinit()\ngc.collect()\n"
         "import time\ntime.sleep_ms(100)\n"  # a flash write from the log finishes meanwhile
-        # Nothing feeds the watchdog (2 s) now: the last service step may have fed it up to
-        # 500 ms ago, and building the DMA test's 16 KB takes most of a second.
+        # Nothing feeds the watchdog (boardapp.WATCHDOG_MS) now: the last service step fed it
+        # up to SERVICE_CALM_MS ago, and building the DMA test's 16 KB takes most of a second.
         "boardapp.watchdog.feed()\n"
         f"try:\n{textwrap.indent(code, '    ')}\n"
         "finally:\n"
         "    boardapp.pump.follow_period(boardapp._period)\n"
-        "    boardapp.link = protolink.start(boardapp.pump)\n"
+        "    boardapp.link = protolink.start(boardapp.proto)\n"
         "print('result', res)\n"
     )
 

@@ -57,8 +57,7 @@ def test_octreotide_day_steps_match_the_plan(
         assert abs(len(steps) - expected) <= 1, (done_s, len(steps), expected)
     status = pump.eval("pump.status()")
     assert status["state"] == "running" and not status["alarms"], status
-    # While running, status() counts whole step-ring entries (at this rate 64 steps, 70 s):
-    # the stop counts the one in progress too.
+    # status() counts every step that went out, the last entry's included.
     pump.exec("pump.stop()")
     steps = rig.step_times(t0)
     assert pump.eval("pump.status()['steps']") == len(steps)

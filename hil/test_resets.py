@@ -88,9 +88,8 @@ def test_plain_mpremote_exec_on_a_running_pump(pump: DUT, rig: VirtualRig) -> No
 
 @pytest.mark.rig("time", "power")
 def test_a_reset_loads_no_syringe_and_refuses_to_start(pump: DUT, rig: VirtualRig) -> None:
-    """Every boot once logged a LOAD of a full 10 mL syringe that never happened, showed
-    10,000 uL left, and started on it (issue 18): after a reset there is no syringe, and
-    no LOAD, until someone loads one."""
+    """After a reset there is no syringe, and no LOAD, until someone loads one: a boot must
+    not invent a full syringe and start on it."""
     pump.exec("pump.load('bd-plastipak-10ml', '5')")
     assert pump.eval("pump.status()['remaining_ul']") == "5000.000"
     n = pump.eval("pump.log.count")

@@ -7,7 +7,7 @@
 # So the driver packs runs into "entries": a base interval B and one bit per step (interval
 # B or B+1), 30 steps per FIFO word, with the TX FIFO joined to 8 words. The FIFO then holds
 # at least 150 steps (about 220 ms at 100 mL/h), topped up by a hard IRQ at the end of every
-# entry and by the 20 ms service step.
+# entry and by the service step (every pump.api.SERVICE_MS at such rates).
 #
 # FIFO words per entry: count - 1, delay word, then ceil(count / 30) pattern words (LSB
 # first). The state machine runs at 1 MHz (1 cycle = 1 us); every step costs exactly
@@ -17,8 +17,8 @@
 # word, or sits at that pull with all of this entry's words taken (words pulled = words fed
 # - FIFO level). A halt adds the interrupted entry's steps from PC and Y; while it runs,
 # in_flight() gives them from the entry's timing (status and the log report to the step).
-# The TX-stall flag
-# (FDEBUG) says a step could not be issued on time: the firmware stops with an alarm.
+# The TX-stall flag (FDEBUG) says a step could not be issued on time: the firmware stops
+# with an alarm.
 import time
 
 import rp2

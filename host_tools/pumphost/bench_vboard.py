@@ -53,8 +53,8 @@ class Speed:
 
 def _cpu_s(vb: VirtualBoard) -> float:
     """User + system CPU seconds of the bridge process so far (Linux /proc)."""
-    assert vb._proc is not None
-    fields = Path(f"/proc/{vb._proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+    assert vb.pid is not None
+    fields = Path(f"/proc/{vb.pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 

@@ -191,7 +191,7 @@ class FixtureClient:
 
     def hx711(self, counts: int | None = None, mode: str | None = None) -> int:
         """What the played HX711 gives from its next conversion: counts (signed 24-bit), or
-        mode `open` (DOUT high, no conversions), `saturated` (0x7FFFFF), `ok`; the tick."""
+        mode `open` (DOUT high, no conversions), `saturated` (loadcell.RAW_MAX), `ok`; the tick."""
         if mode == "open":
             arg = "OPEN"
         elif mode == "saturated":

@@ -47,7 +47,7 @@ class VBoardError(Exception):
     """The bridge could not start, died, or refused a request."""
 
 
-def _free_port_pair(host: str) -> int:
+def free_port_pair(host: str) -> int:
     """A port p such that p and p + 1 were free a moment ago (for tests run side by side)."""
     for _ in range(50):
         with socket.socket() as s:
@@ -172,6 +172,11 @@ class NodeBridge:
     def alive(self) -> bool:
         return self._proc is not None and self._proc.poll() is None
 
+    @property
+    def pid(self) -> int | None:
+        """The node process's id; None before start()."""
+        return self._proc.pid if self._proc is not None else None
+
     def wait(self, timeout: float | None = None) -> int | None:
         """Waits for the bridge to end; its exit status, or None on timeout."""
         assert self._proc is not None
@@ -237,7 +242,7 @@ class VirtualBoard(NodeBridge):
         if self.proto_port is None:
             self.proto_port = 0 if self.port == 0 else self.port + 2
         if self.port == 0:
-            self.port = _free_port_pair(self.host)
+            self.port = free_port_pair(self.host)
         if self.control_port is None:
             self.control_port = self.port + 1
         args = ["--control-port", str(self.control_port)]
@@ -366,7 +371,7 @@ class VirtualBoard(NodeBridge):
         self, counts: int | None = None, mode: str | None = None, at_ns: int | None = None
     ) -> dict[str, Any]:
         """Sets what the HX711's next conversions give (signed counts) and its fault mode
-        (`ok`, `open`: DOUT stuck high, `saturated`: 0x7FFFFF), now or at a simulated time;
+        (`ok`, `open`: DOUT stuck high, `saturated`: loadcell.RAW_MAX), now or at a simulated time;
         with neither, just its status (counts, mode, gain, powered, conversions, reads,
         lost, overwritten)."""
         args: dict[str, Any] = {}

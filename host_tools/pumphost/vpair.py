@@ -26,7 +26,7 @@ from pumphost.vboard import (
     NodeBridge,
     VBoardError,
     VirtualBoard,
-    _free_port_pair,
+    free_port_pair,
     path_option,
     start_in_foreground,
     vboard,
@@ -84,9 +84,9 @@ class VirtualPair(NodeBridge):
                 hint = "make firmware BOARD=vpico" if what == "pump" else "make fidelity-image"
                 raise VBoardError(f"no {what} image at {path}: run `{hint}`")
         if self.port == 0:
-            self.port = _free_port_pair(self.host)
+            self.port = free_port_pair(self.host)
         if self.fixture_port == 0:
-            self.fixture_port = _free_port_pair(self.host)
+            self.fixture_port = free_port_pair(self.host)
         args = ["--fixture-image", str(self.fixture_image), "--pace", self.pace]
         args += ["--fixture-port", str(self.fixture_port), "--proto-port", "0"]
         if self.fixture_flash is not None:
