@@ -6,6 +6,8 @@
 # ran cleanly: if the service stops running, the board resets into the safe, alarmed state.
 import time
 
+import imageid  # frozen by the build: a digest of the image's sources
+import protolink
 import rp2
 from machine import WDT, WDT_RESET, Pin, Timer, disable_irq, enable_irq, reset_cause, unique_id
 
@@ -13,7 +15,9 @@ import board
 from drivers.flashlog import FS_BYTES, LOG_BYTES, FlashLog
 from drivers.pio_stepper import PIOStepper
 from drivers.retained import Retained
-from pump.api import SERVICE_CALM_MS, Pump
+from pump import app as pump_app
+from pump import protocol
+from pump.api import SERVICE_CALM_MS
 
 WATCHDOG_MS = 4 * SERVICE_CALM_MS  # 4 service steps at the slowest period
 HX711_SM = 7  # PIO1 SM3: the stepper has PIO0 SM0
@@ -66,17 +70,42 @@ def _load_cell():
     )
 
 
+def _follow_image(_pump):
+    # After the pump's BOOT record and before the protocol reads the settings: a reflash
+    # leaves clinical mode (protolink.follow_image).
+    try:
+        protolink.follow_image(imageid.ID, log, time.ticks_us())
+    except OSError as e:  # the filesystem: the stored mode then stands as it is
+        print("image id: not checked:", repr(e))
+
+
+def _drug_library():
+    try:
+        return protolink.library()
+    except Exception as e:  # noqa: BLE001 - the protocol runs on without a library
+        print("protocol: drug library not read:", repr(e))
+        return None
+
+
 hx711, cell = _load_cell() if getattr(board, "LOAD_CELL", False) else (None, None)
-pump = Pump(
-    board.MECHANICS,
-    stepper,
-    time.ticks_us,
-    retained=Retained(),
-    cause=_reset_cause(),
-    log=log,
-    sensors=cell,
-    uid=unique_id(),  # the flash chip's 64-bit id: names the pump's pulled logs (zeros: none)
+# The same assembly as the emulator's (pump/app.py): pump, program runner, protocol handler.
+app = pump_app.build(
+    pump_app.HAL(
+        board.MECHANICS,
+        stepper,
+        time.ticks_us,
+        protocol.FileStore(protolink.SETTINGS),
+        retained=Retained(),
+        cause=_reset_cause(),
+        log=log,
+        sensors=cell,
+        uid=unique_id(),  # the flash chip's 64-bit id: names the pump's pulled logs (zeros: none)
+        library=_drug_library(),
+        rand=protolink.urandom,
+        boot=_follow_image,
+    )
 )
+pump, runner, proto = app.pump, app.runner, app.proto
 watchdog = WDT(timeout=WATCHDOG_MS)
 
 
@@ -118,18 +147,14 @@ def _period(ms):
 
 pump.follow_period(_period)
 # The pump protocol on UART1 (protolink.py); in clinical mode the REPL goes off for good.
-import imageid  # noqa: E402 - frozen by the build: a digest of the image's sources
-import protolink  # noqa: E402
-
-try:
-    protolink.follow_image(imageid.ID, log, time.ticks_us())
-except OSError as e:  # the filesystem: the stored mode then stands as it is
-    print("image id: not checked:", repr(e))
-try:
-    link = protolink.start(pump)
-except Exception as e:  # noqa: BLE001 - the pump runs on without its protocol channel
-    link = None
-    print("protocol: not started:", repr(e))
+link = None
+if proto is None:
+    print("protocol: not started:", repr(app.proto_error))
+else:
+    try:
+        link = protolink.start(proto)
+    except Exception as e:  # noqa: BLE001 - the pump runs on without its protocol channel
+        print("protocol: not started:", repr(e))
 print("pump ready on", board.NAME)
 # No gc.collect() here, though boot's garbage slows every call whose frame tries the heap
 # first (about 19,000 instructions each until the first collection): with it, the virtual

@@ -1,7 +1,7 @@
 # The pump protocol (pump/protocol.py, reference pump/PROTOCOL.md) on UART1 of the board, and
 # the locked clinical mode. boardapp.py starts it after the pump:
 #
-#   link = protolink.start(pump)     # UART1 at 115200 8N1, polled from its own soft timer
+#   link = protolink.start(proto)    # UART1 at 115200 8N1, polled from its own soft timer
 #   if protolink.stored_mode() == protolink.CLINICAL:
 #       protolink.lock_repl()        # never returns: the REPL is off
 #
@@ -63,6 +63,13 @@ def follow_image(image_id, log, tick, path=IMAGE_ID):
     return True
 
 
+def library(path=DRUGLIB):
+    """The drug library on flash for the protocol, or None; says at boot which."""
+    lib, said = _library(path)
+    print("protocol:", said)
+    return lib
+
+
 def _library(path):
     try:
         open(path).close()
@@ -79,7 +86,7 @@ def _library(path):
     return lib, "drug library %s: %d drugs" % (path, len(lib.summary()))
 
 
-def _urandom(n):
+def urandom(n):
     import os
 
     return os.urandom(n)
@@ -206,11 +213,9 @@ class Link:
         return True
 
 
-def start(pump, settings=SETTINGS, druglib=DRUGLIB):
-    """The protocol on UART1, polled every POLL_MS from a soft timer; returns the Link."""
-    lib, said = _library(druglib)
-    print("protocol:", said)
-    proto = protocol.Protocol(pump, protocol.FileStore(settings), library=lib, rand=_urandom)
+def start(proto):
+    """The protocol handler (pump.app.build's) on UART1, polled every POLL_MS from a soft
+    timer; returns the Link."""
     uart = UART(
         1,
         BAUD,

@@ -315,6 +315,8 @@ class Pump:
 
     @_command
     def start(self):
+        """Start delivering at the set rate. Refused (TransitionError, nothing changed) unless
+        idle with a syringe loaded and a rate set."""
         c = self._ctl
         now = self._clock()
         c.start(now)  # a refusal raises here, before the motor is touched
@@ -326,6 +328,8 @@ class Pump:
 
     @_command
     def pause(self):
+        """Halt the motor and keep the program; the PAUSE record holds the steps delivered,
+        exact. A bolus under way ends here. Refused unless running."""
         c = self._ctl
         if c.state != ctl.RUNNING:
             c.pause(self._clock())  # refused: says why
@@ -336,6 +340,8 @@ class Pump:
 
     @_command
     def resume(self):
+        """Go on after a pause at the program's rate; clears an occlusion alarm. Refused
+        unless paused, and after an occlusion until its alarm is acknowledged (ack())."""
         now = self._clock()
         for a in self._alarms.active():
             if a.kind == ALARM_OCCLUSION and not a.acknowledged:
@@ -363,6 +369,8 @@ class Pump:
 
     @_command
     def status(self):
+        """The pump now, after a service step: state, rate, syringe, steps and volume
+        delivered (to the step), what is left, active alarms; keys in pump/PROTOCOL.md."""
         c = self._ctl
         self._step()
         steps = self._issued()

@@ -19,15 +19,15 @@ from pumphost import paths, plant
 from pumphost.logs import plogfile
 from pumphost.logs.nor import NorFlash
 from pumphost.scenario import Command, Event, Scenario
-from pumphost.simhal import SimSensors, SimStepper, VirtualClock
+from pumphost.simhal import SimRetained, SimSensors, SimStepper, VirtualClock
 
 paths.use_firmware_core()
 from pump import alarms as al  # noqa: E402
-from pump import api, mechanics  # noqa: E402
+from pump import app as core_app  # noqa: E402
 from pump import controller as ctl  # noqa: E402
+from pump import mechanics  # noqa: E402
 from pump import protocol as core_protocol  # noqa: E402
 from pump import rate as core_rate  # noqa: E402
-from pump import runner as core_runner  # noqa: E402
 from pump.logring import LogRing  # noqa: E402
 
 _US_PER_H = 3_600_000_000
@@ -101,19 +101,27 @@ class Emulator:
             )
             self.sensors = SimSensors(self.plant)
         self.log: LogRing | None = None
+        self._flash: NorFlash | None = None
         if log:
-            flash = NorFlash(LOG_SECTORS * 4096)
-            self.log = LogRing(flash, self.clock.ticks(), log_id=sc.start_tick)
+            self._flash = NorFlash(LOG_SECTORS * 4096)
+            self.log = LogRing(self._flash, self.clock.ticks(), log_id=sc.start_tick)
             self.log.set_utc(START_UTC)
-        self.pump = api.Pump(
+        self.retained = SimRetained()
+        # The board's assembly (pump/app.py): the pump, its program runner and its protocol.
+        seed = iter(range(1 << 30))
+        self.hal = core_app.HAL(
             mech,
             self.stepper,
             self.clock.ticks,
-            sensors=self.sensors,
-            ceiling=sc.ceiling,
+            core_protocol.MemoryStore(),
+            retained=self.retained,
             log=self.log,
+            sensors=self.sensors,
             serial=sc.serial,  # the pump's name: its pulled logs carry it
+            rand=lambda n: bytes((next(seed) * 7 + i) & 255 for i in range(n)),
+            ceiling=sc.ceiling,
         )
+        self._build()
         self.pump.load(sc.syringe_id, fill_ml)  # the pump boots empty: the nurse loads it
         self._alarm_times: dict[int, list[float | None]] = {}  # id(alarm) -> raised, cleared
         self._released: float | None = None
@@ -123,21 +131,37 @@ class Emulator:
         self._programmed = Fraction(0)
         self._rate = Fraction(0)
         self._rate_since = 0
-        # A [[command]] script: the protocol handler the board runs, on this pump.
+        # A [[command]] script goes through the protocol handler; the clock set is logged.
+        self.scripted = bool(sc.commands)
         self.responses: list[tuple[float, str, dict[str, object]]] = []
         self.answered: list[tuple[Command, str, dict[str, object]]] = []  # (command, line, resp)
-        self.proto: core_protocol.Protocol | None = None
-        if sc.commands:
-            self.runner = core_runner.Runner(self.pump, self.clock.ticks())
+        if self.scripted:
             self.runner.set_clock(self.clock.ticks(), START_UTC)
-            seed = iter(range(1 << 30))
-            self.proto = core_protocol.Protocol(
-                self.pump,
-                core_protocol.MemoryStore(),
-                rand=lambda n: bytes((next(seed) * 7 + i) & 255 for i in range(n)),
-                runner=self.runner,
-            )
             self._in_force: tuple[int, int] | None = None
+
+    def _build(self) -> None:
+        app = core_app.build(self.hal)
+        if app.proto is None:
+            raise RuntimeError(f"the protocol was not built: {app.proto_error!r}")
+        self.pump, self.runner, self.proto = app.pump, app.runner, app.proto
+
+    def reset(self, cause: str = "a watchdog reset") -> None:
+        """A reset now, as on the board: the motor stops, RAM is lost (the pump, its runner
+        and its protocol are built anew through pump.app.build), the flash (log, settings)
+        stays, and so do the scratch registers on "a soft reset" or "a watchdog reset" (the
+        pump then raises delivery_interrupted); any other cause clears them (the RUN pin)."""
+        self.stepper.halt()
+        self._oracle_rate(self.clock.elapsed_us, None)
+        if cause not in ("a soft reset", "a watchdog reset"):
+            self.retained.clear()
+        self.hal.cause = cause
+        if self._flash is not None:  # opening the log finds its head, as at the board's boot
+            up = self.clock.elapsed_us // 1_000_000
+            self.log = LogRing(self._flash, self.clock.ticks(), uptime=up)
+            self.hal.log = self.log
+        self._build()
+        if self.scripted:
+            self._in_force = None
 
     def _oracle_to(self, t_us: int) -> None:
         self._programmed += self._rate * (t_us - self._rate_since) / _US_PER_H
@@ -151,7 +175,7 @@ class Emulator:
         """The board's service step, then the oracle follows what it did to the pump."""
         was = self.pump.state
         self.pump.service()
-        if self.proto is not None:
+        if self.scripted:
             self._follow_program()
             return
         if was == ctl.RUNNING and self.pump.state != ctl.RUNNING:
@@ -233,15 +257,16 @@ class Emulator:
     def _run_steps(self, t_us: int) -> None:
         """Run the executor and the service steps its batches call for, up to t_us."""
         st, clock = self.stepper, self.clock
+        next_done, run_to, service_ms = st.next_done_us, st.run_to, self.pump.service_ms
         while True:
-            done = st.next_done_us()
+            done = next_done()
             if done is None or done > t_us:
                 break
-            period = self.pump.service_ms() * 1000  # as the board's timer
+            period = service_ms() * 1000  # as the board's timer
             service = -(-done // period) * period  # the first service step after it
             if service > t_us:
                 break
-            st.run_to(service)
+            run_to(service)
             clock.advance_to(service)
             self._service()
         st.run_to(t_us)
@@ -309,7 +334,6 @@ class Emulator:
             self._service()
 
     def _send(self, line: str) -> dict[str, object]:
-        assert self.proto is not None
         if "$TOKEN" in line:
             line = line.replace("$TOKEN", str(self._token))
         resp = json.loads(self.proto.handle_line(line.encode()))
@@ -363,7 +387,7 @@ class Emulator:
 
     def run(self, progress: Callable[[int], None] | None = None) -> Result:
         sc, pump = self.sc, self.pump
-        if self.proto is not None:
+        if self.scripted:
             self._run_script(progress)
             return self._result()
         if sc.dose:  # as a clinician programs it: the log records the dose

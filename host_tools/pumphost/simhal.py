@@ -20,7 +20,8 @@ class VirtualClock:
         self.elapsed_us = 0
 
     def ticks(self) -> int:
-        return ticks_add(self.start_tick, self.elapsed_us & 0x3FFFFFFF)
+        # ticks_add(start_tick, elapsed_us) inline: the pump reads its clock often.
+        return (self.start_tick + self.elapsed_us) & 0x3FFFFFFF
 
     def ticks_at(self, elapsed_us: int) -> int:
         return ticks_add(self.start_tick, elapsed_us & 0x3FFFFFFF)
@@ -63,7 +64,7 @@ class SimStepper:
         return _RING - len(self.batches)
 
     def queue(self, count: int, interval: int) -> None:
-        if self.room() <= 0:
+        if len(self.batches) >= _RING:
             raise RuntimeError("step ring overflow")
         self.batches.append([count, interval])
 
@@ -106,9 +107,12 @@ class SimStepper:
 
     def run_to(self, until_us: int) -> None:
         """Issue every step due by `until_us`."""
-        while self.running and self.batches:
-            count, iv = self.batches[0]
-            n = min(count - self._in_batch, (until_us - self._t) // iv)
+        batches = self.batches
+        while self.running and batches:
+            count, iv = batches[0]
+            n = (until_us - self._t) // iv
+            if n > count - self._in_batch:
+                n = count - self._in_batch
             if n > 0:
                 if not self.enabled:
                     raise RuntimeError("step pulses with the driver disabled")
@@ -119,11 +123,11 @@ class SimStepper:
                 self.last_pulse_us = self._t
             if self._in_batch < count:
                 return
-            self.batches.popleft()
+            batches.popleft()
             self._in_batch = 0
             self.steps_done += count
             self.last_tick = ticks_add(self.last_tick, count * iv)
-            if not self.batches:
+            if not batches:
                 self.starved = True
 
     def stall(self, stall_us: int) -> None:
@@ -140,6 +144,30 @@ class SimStepper:
 
     def plunger_um(self) -> float:
         return self.position * self._um[0] / self._um[1]
+
+
+class SimRetained:
+    """The RP2040 watchdog's scratch registers (drivers/retained.py's interface): a soft or
+    watchdog reset keeps them, a power cut or the RUN pin clears them (clear())."""
+
+    def __init__(self) -> None:
+        self.clear()
+
+    def read(self) -> tuple[int, int, int, int] | None:
+        if self._code < 0:
+            return None
+        return self._code, self._steps, self._num, self._den
+
+    def load(self, vol_num: int, vol_den: int) -> None:
+        self._num, self._den = vol_num, vol_den
+
+    def save(self, code: int, steps: int) -> None:  # the service step's: no allocation
+        self._code = code
+        self._steps = steps
+
+    def clear(self) -> None:
+        self._code = -1  # no magic word: nothing saved
+        self._steps = self._num = self._den = 0
 
 
 class SimSensors:
