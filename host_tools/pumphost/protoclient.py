@@ -42,6 +42,17 @@ class LinkError(Exception):
     """No answer from the pump (after the retries), or the port could not be opened."""
 
 
+_SOCKET_URL = re.compile(r"socket://(\[[^]]+\]|[^:/?\[]+):(\d{1,5})(\?.*)?")
+
+
+def _url_problem(url: str) -> str | None:
+    """pyserial's own words for a bad socket:// URL are garbled ('debug|info|...')."""
+    m = _SOCKET_URL.fullmatch(url) if url.startswith("socket://") else None
+    if url.startswith("socket://") and not (m and 1 <= int(m[2]) <= 65535):
+        return "give socket://HOST:PORT, PORT 1-65535"
+    return None
+
+
 def first_id(now: float | None = None) -> int:
     t = time.time() if now is None else now
     return max(0, int((t - EPOCH) * 10)) % MAX_ID
@@ -69,6 +80,8 @@ class ProtoClient:
         self._fresh = True  # no request sent yet: an id_old answer then is about our start
         self.sent = 0  # lines written, retries included (for tests)
         if port is None:
+            if why := _url_problem(url):
+                raise LinkError(f"cannot open {url}: {why}")
             try:
                 port = serial.serial_for_url(url, baudrate=115200, timeout=0.05)
             except (OSError, ValueError) as e:  # serial.SerialException is an OSError

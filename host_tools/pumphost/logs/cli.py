@@ -86,6 +86,7 @@ def pull(
     from pumphost.logs.pull import NoRepl, Proto, PullError, Repl
     from pumphost.logs.pull import pull as do_pull
 
+    _writable(out, "pull")  # before the pull, not after it (FILE.part goes beside FILE)
     proto_port = (ctx.find_root().obj or {}).get("port")
     bar = click.progressbar(length=1, label="pulling", file=sys.stderr)
     seen = [0]

@@ -9,6 +9,7 @@ import json
 import os
 import sys
 from pathlib import Path
+from typing import NoReturn
 
 import click
 
@@ -33,39 +34,64 @@ def _engine(url: str | None):  # noqa: ANN202
     return eng
 
 
-def _fail(msg: str, code: int = 2) -> None:
+def _fail(msg: str, code: int = 2) -> NoReturn:
     click.echo(f"pumpctl: {msg}", err=True)
     sys.exit(code)
 
 
 def _why(e: Exception) -> str:
     """One line: a database error without its SQL and parameters (hashes, tokens)."""
+    if isinstance(e, OSError) and e.strerror:  # not "[Errno 2] ..."
+        return f"{e.filename}: {e.strerror}" if e.filename else e.strerror
     orig = getattr(e, "orig", None)
     text = str(orig if orig is not None else e).strip().splitlines()
     return text[0] if text else type(e).__name__
 
 
+def _expected(e: Exception) -> bool:
+    """A mistake in what was given or in the surroundings, not in pumpctl: a file that is
+    missing or unwritable, a refused value, an unknown name, a database that will not open.
+    (A KeyError names only its key, and is a bug more often than not.)"""
+    sa = sys.modules.get("sqlalchemy.exc")
+    return (isinstance(e, (OSError, ValueError, LookupError)) and not isinstance(e, KeyError)) or (
+        sa is not None and isinstance(e, sa.SQLAlchemyError)
+    )
+
+
+class OneLineErrors(click.Group):
+    """A group whose commands end an expected error with one line naming the command, and
+    exit 2, never a traceback (commands still say more where they know more)."""
+
+    def invoke(self, ctx: click.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except Exception as e:
+            if not _expected(e):
+                raise
+            _fail(f"{ctx.info_name} {ctx.invoked_subcommand}: {_why(e)}")
+
+
 db_option = click.option("--db", "db_url", default=None, help=DB_HELP + DB_DEFAULT)
 
 
-@click.group()
+@click.group(cls=OneLineErrors)
 def review() -> None:
     """The log review service: serve it, and set up sites, users, pumps and patients."""
 
 
 @review.command()
 @db_option
-@click.option("--port", default=8000, show_default=True)
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
 @click.option("--host", default="127.0.0.1", show_default=True)
 def serve(db_url: str | None, port: int, host: str) -> None:
     """Run the web service (migrates the database first)."""
     import uvicorn
 
-    from pumphost.review import db
     from pumphost.review.app import create_app
 
+    app = create_app(_engine(db_url))  # a database that will not open: one line, exit 2
     click.echo(f"review service on http://{host}:{port}/ (database {_db(db_url)})", err=True)
-    uvicorn.run(create_app(db.engine(_db(db_url))), host=host, port=port, log_level="warning")
+    uvicorn.run(app, host=host, port=port, log_level="warning")
 
 
 @review.command("add-site")
@@ -202,7 +228,7 @@ def upload(file: Path, server: str, token: str) -> None:
         click.echo(f"  note: {note}")
 
 
-@click.group()
+@click.group(cls=OneLineErrors)
 def cohort() -> None:
     """A simulated cohort: simulate it, enrol its pumps, upload it, compare with the truth."""
 
@@ -213,7 +239,9 @@ def cohort() -> None:
 @click.option("--seed", default=1, show_default=True)
 @click.option("--plant-alarms", default=2, show_default=True,
               help="Patients whose line blocks once (the plant model, slower).")  # fmt: skip
-@click.option("--jobs", default=0, help="Processes (default: up to 2).")
+@click.option(
+    "--jobs", default=0, type=click.IntRange(min=0), help="Processes (default: up to 2)."
+)
 @click.option("-o", "out", required=True, type=click.Path(file_okay=False, path_type=Path))
 def simulate(patients: int, days: int, seed: int, plant_alarms: int, jobs: int, out: Path) -> None:
     """Run the cohort on the emulator: one .plog per pump and truth.json."""
@@ -268,9 +296,22 @@ def upload_all(directory: Path, server: str) -> None:
         check_server(server)
     except UploadFailed as e:
         _fail(f"cohort upload: {e}")
-    tokens = json.loads((directory / "tokens.json").read_text())
+    path = directory / "tokens.json"
+    if not path.is_file():
+        _fail(
+            f"cohort upload: no {path}: enrol the cohort first (pumpctl cohort enrol {directory})"
+        )
+    try:
+        tokens = json.loads(path.read_text())
+    except ValueError as e:
+        _fail(f"cohort upload: {path}: not JSON ({e})")
+    truths = load_truth(directory)
+    missing = [t.serial for t in truths if not isinstance(tokens, dict) or t.serial not in tokens]
+    if missing:  # checked before the first upload, not found after half the cohort
+        _fail(f"cohort upload: {path} has no token for {', '.join(missing)} (enrolled from "
+              "another cohort?); nothing uploaded")  # fmt: skip
     total = 0
-    for t in load_truth(directory):
+    for t in truths:
         try:
             r = do_upload(directory / t.file, server, tokens[t.serial])
         except UploadFailed as e:

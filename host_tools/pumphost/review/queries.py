@@ -49,9 +49,12 @@ def site_id(conn: Connection, code: str) -> int:
 
 
 def add_site(conn: Connection, code: str, name: str, tz: str = "UTC") -> int:
-    from zoneinfo import ZoneInfo
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-    ZoneInfo(tz)  # refuse an unknown zone now, not on every page
+    try:
+        ZoneInfo(tz)  # refuse an unknown zone now, not on every page
+    except (ZoneInfoNotFoundError, ValueError):  # the former is a KeyError: quoted, unclear
+        raise ValueError(f"unknown time zone {tz!r} (an IANA name: Europe/London)") from None
     if conn.execute(select(db.sites.c.id).where(db.sites.c.code == code)).first():
         raise ValueError(f"site {code!r} already exists")
     return conn.execute(

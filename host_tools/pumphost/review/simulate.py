@@ -308,5 +308,10 @@ def simulate(
 
 
 def load_truth(d: Path) -> list[Truth]:
-    doc = json.loads((d / "truth.json").read_text())
-    return [Truth(**p) for p in doc["patients"]]
+    """The cohort's ground truth; a file that is not one is a ValueError naming it."""
+    path = d / "truth.json"
+    text = path.read_text()
+    try:
+        return [Truth(**p) for p in json.loads(text)["patients"]]
+    except (ValueError, TypeError, LookupError) as e:
+        raise ValueError(f"{path}: not a cohort's truth.json (`cohort simulate` writes it)") from e
