@@ -8,52 +8,7 @@ from __future__ import annotations
 import re
 
 from pump import events, logrec
-from pump.logring import LogRing
 from pumphost.logs import filefuzz, plogfile, report, synth
-from pumphost.logs.nor import SECTOR, NorFlash
-
-MIN = 60_000_000  # us
-
-
-def _boot(ring: LogRing, minutes: int, utc: int | None) -> None:
-    """A boot as the firmware logs it: load, program, start, a DELIVERED record a minute,
-    then the power goes (no stop)."""
-    t = 0
-    ring.add(t, events.BOOT, events.CAUSE_POWER_ON, -1)
-    if utc is not None:
-        ring.set_utc(utc)
-    ring.add(t, events.LOAD, events.SYRINGES["bd-plastipak-10ml"], 10_000_000)
-    ring.add(t, events.PROGRAM, 1632, 500)
-    ring.add(t, events.RATE, 136000, 1)
-    ring.add(t, events.START)
-    for m in range(1, minutes + 1):
-        t += MIN
-        ring.service(t)
-        ring.add(t, events.DELIVERED, m * 2266, m * 2266 * 1000 // 41280)
-
-
-def _ring_unset_then_set() -> bytes:
-    """About 100 records from the firmware's ring: a first boot whose clock was never set
-    (uptime from 0, 1970 if taken for UTC), then a boot that sets it (2026)."""
-    flash = NorFlash(6 * SECTOR)
-    _boot(LogRing(flash), 45, None)
-    _boot(LogRing(flash), 45, 1_780_000_000)
-    ring = LogRing(flash)
-    out, seq = bytearray(), 0
-    while page := ring.read(seq, 128):
-        out += page
-        seq = int.from_bytes(page[-logrec.ENTRY : -logrec.ENTRY + 4], "little") + 1
-    return bytes(out)
-
-
-def _log(recs: list[tuple[int, int, int, int]]) -> bytes:
-    """Entries (seq 0, 1, ...) of these (code, x, a, b) records, CRCs valid."""
-    out = bytearray(len(recs) * logrec.ENTRY)
-    for seq, (code, x, a, b) in enumerate(recs):
-        o = seq * logrec.ENTRY
-        out[o : o + 4] = seq.to_bytes(4, "little")
-        logrec.pack(out, o + 4, bytearray(12), seq, code, x, a, b)
-    return bytes(out)
 
 
 def _visible(page: str) -> str:
@@ -67,7 +22,7 @@ def _hourly_bins(fig) -> int:  # noqa: ANN001 - a matplotlib Figure
 def test_a_boot_whose_clock_was_never_set_before_one_that_was() -> None:
     # Before: the axis ran from 1970 to 2026 (494,000 hourly bins, about 40-60 s for 100
     # records, an unreadable plot) and "programmed" ran the rate through the 56 years.
-    e = _ring_unset_then_set()
+    e = synth.unset_then_set_clock()
     d = report.decode(e)
     with filefuzz.memory_limit(300), filefuzz.time_limit(20):
         figs = dict(report.figures(d))
@@ -118,7 +73,7 @@ def test_the_axis_stays_bounded_however_far_apart_the_records() -> None:
     recs = []
     for i in range(n):
         recs += [(events.TIME, 0, i * 6 * 86400, 0), (events.ALARM, 0, 7, 1)]
-    raw = filefuzz.sealed(_log(recs))
+    raw = filefuzz.sealed(synth.entries(recs))
     assert filefuzz.checked(raw, page=True) == []  # every reader, page too, within limits
     tot = report.totals(report.decode(plogfile.parse(raw, "f").data))
     assert 0 < tot.span_h <= report.MAX_H and len(tot.axis.cut_at) > 0
@@ -128,7 +83,7 @@ def test_records_before_the_first_anchor_are_timed_at_it_not_at_1970() -> None:
     # filefuzz seed 20300: the opening anchor damaged, a BOOT before any anchor, then an
     # anchor, a program and a rate. Before: ValueError from the plot (an empty series of
     # points made into one µg value), and the BOOT at 1970.
-    ent = _log([
+    ent = synth.entries([
         (events.BOOT, 0, events.CAUSE_POWER_ON, -1),
         (events.TIME, logrec.OPENED, 155_000_000, 0),
         (events.PROGRAM, 0, 1632, 500),
@@ -156,7 +111,7 @@ def test_a_page_for_logs_with_next_to_nothing_in_them() -> None:
         "an odd alarm": [anchor, (events.ALARM, 3, 99, 77)],
     }
     for name, recs in logs.items():
-        page = report.build(_log(recs), "p", "d", "clean")
+        page = report.build(synth.entries(recs), "p", "d", "clean")
         text = _visible(page)
         assert "Pump log report" in text and "1970" not in text, name
         if recs != [anchor]:

@@ -21,58 +21,14 @@ from sqlalchemy import select
 
 from pumphost import paths
 from pumphost.logs import plogfile, synth, timeaxis
-from pumphost.logs.nor import SECTOR, NorFlash
 from pumphost.logs.plogfile import Ident
 from pumphost.review import analysis, db, plots, queries
 from pumphost.review.client import upload
 
 paths.use_firmware_core()
 from pump import events, logrec  # noqa: E402
-from pump.logring import LogRing  # noqa: E402
 
-MIN = 60_000_000  # us
 UG_PER_MIN = 2266 * 500 / 1e6  # a DELIVERED record a minute of 2266 nL at 500 ug/mL
-
-
-def _boot(ring: LogRing, minutes: int, utc: int | None) -> None:
-    """A boot as the firmware logs it: load, program, start, a DELIVERED record a minute,
-    then the power goes (no stop)."""
-    t = 0
-    ring.add(t, events.BOOT, events.CAUSE_POWER_ON, -1)
-    if utc is not None:
-        ring.set_utc(utc)
-    ring.add(t, events.LOAD, events.SYRINGES["bd-plastipak-10ml"], 10_000_000)
-    ring.add(t, events.PROGRAM, 1632, 500)
-    ring.add(t, events.RATE, 136000, 1)
-    ring.add(t, events.START)
-    for m in range(1, minutes + 1):
-        t += MIN
-        ring.service(t)
-        ring.add(t, events.DELIVERED, m * 2266, m * 2266 * 1000 // 41280)
-
-
-def _ring_unset_then_set() -> bytes:
-    """About 100 records from the firmware's ring: a first boot whose clock was never set
-    (timed from 0, 1970 if taken for UTC), then a boot that sets it (2026)."""
-    flash = NorFlash(6 * SECTOR)
-    _boot(LogRing(flash), 45, None)
-    _boot(LogRing(flash), 45, 1_780_000_000)
-    ring = LogRing(flash)
-    out, seq = bytearray(), 0
-    while page := ring.read(seq, 128):
-        out += page
-        seq = int.from_bytes(page[-logrec.ENTRY : -logrec.ENTRY + 4], "little") + 1
-    return bytes(out)
-
-
-def _log(recs: list[tuple[int, int, int, int]]) -> bytes:
-    """Entries (seq 0, 1, ...) of these (code, x, a, b) records, CRCs valid."""
-    out = bytearray(len(recs) * logrec.ENTRY)
-    for seq, (code, x, a, b) in enumerate(recs):
-        o = seq * logrec.ENTRY
-        out[o : o + 4] = seq.to_bytes(4, "little")
-        logrec.pack(out, o + 4, bytearray(12), seq, code, x, a, b)
-    return bytes(out)
 
 
 def _uploaded(server: Server, site: Site, tmp: Path, entries: bytes) -> tuple[Client, int]:
@@ -118,7 +74,7 @@ def test_a_boot_whose_clock_was_never_set_before_one_that_was(
 ) -> None:
     # Before: the page's axis ran from 1970 to 2026 (494,446 hourly bins, the figures alone
     # over a minute), "20601.88 days" and 20,602 day rows, one a calendar day since 1970.
-    c, pid = _uploaded(server, site, tmp_path, _ring_unset_then_set())
+    c, pid = _uploaded(server, site, tmp_path, synth.unset_then_set_clock())
     page = _page(c, pid, within_s=15)
     assert "1970" not in page
     record = page[page.index("<th>record</th>") :].split("</tr>")[0]
@@ -178,7 +134,7 @@ def test_the_axis_stays_bounded_however_far_apart_the_records(
     recs = []
     for i in range(n):
         recs += [(events.TIME, 0, i * 6 * 86400, 0), (events.DELIVERED, 0, i, i)]
-    c, pid = _uploaded(server, site, tmp_path, _log(recs))
+    c, pid = _uploaded(server, site, tmp_path, synth.entries(recs))
     page = _page(c, pid, within_s=30)
     tl = _timeline(server, pid)
     assert 0 < tl.axis.span_h <= timeaxis.MAX_H
