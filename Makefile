@@ -35,7 +35,10 @@ $(VENV)/.stamp: host_tools/pyproject.toml host_tools/requirements.lock
 		DEBIAN_FRONTEND=noninteractive apt-get -q install -y python3-venv; }
 	python3 -m venv $(VENV)
 	$(PY) -m pip install -q --disable-pip-version-check -c host_tools/requirements.lock \
-		-e 'host_tools[dev]'
+		-e 'host_tools[dev,review]'
+	@# The firmware's control core (import pump) and its micropython shim, once for the venv.
+	printf '%s\n' $(CURDIR)/firmware $(CURDIR)/host_tools/upy > \
+		"$$($(PY) -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')/pumpfirmware.pth"
 	touch $@
 
 venv: $(VENV)/.stamp
@@ -101,12 +104,12 @@ lint: $(VENV)/.stamp
 # BUDGET_S bounds the false-alarm run over normal patient-days (both cores).
 BUDGET_S ?= 840
 bench-alarms: $(VENV)/.stamp
-	$(PY) -m pumphost.bench_alarms --budget-s $(BUDGET_S)
+	$(PY) -m pumphost.bench.alarms --budget-s $(BUDGET_S)
 
 bench: $(VENV)/.stamp micropython-unix bootrom vboard-deps
 	@$(MAKE) --no-print-directory firmware BOARD=vpico >/dev/null
 	$(UPY) $(UPY_FLAGS) tests/bench_core.py
-	$(PY) -m pumphost.bench
+	$(PY) -m pumphost.bench.speed
 
 # --- the virtual board and the HIL suite ------------------------------------------------
 bootrom:
@@ -115,7 +118,7 @@ bootrom:
 vboard-deps: $(VENV)/.stamp
 	@command -v node >/dev/null && command -v npm >/dev/null || { apt-get -q update && \
 		DEBIAN_FRONTEND=noninteractive apt-get -q install -y nodejs npm; }
-	$(PY) -c "from pumphost.vboard import ensure_bridge_deps as e; e()"
+	$(PY) -c "from pumphost.vboard.virtual import ensure_bridge_deps as e; e()"
 
 # fidelity-image: the plain MicroPython image the bench fixture runs on (hil/test_fixture_pair.py)
 hil-virtual: $(VENV)/.stamp bootrom vboard-deps fidelity-image
@@ -142,10 +145,10 @@ fidelity-image: build-deps
 	host_tools/vboard/fidelity/build.sh >/dev/null
 
 fidelity: $(VENV)/.stamp bootrom vboard-deps fidelity-image
-	$(PY) -m pumphost.fidelity
+	$(PY) -m pumphost.vboard.fidelity
 
 fidelity-quick: $(VENV)/.stamp bootrom vboard-deps fidelity-image
-	$(PY) -m pumphost.fidelity --quick
+	$(PY) -m pumphost.vboard.fidelity --quick
 
 PORT ?= /dev/ttyACM0
 # Iterate without reflashing: modules on the board's flash shadow the frozen ones, once the
@@ -186,7 +189,7 @@ FUZZ_LINES ?= 100000
 FUZZ_FILES ?= 10000
 fuzz: $(VENV)/.stamp
 	$(PY) -m pumphost.logs.fuzz $(FUZZ_CUTS)
-	$(PY) -m pumphost.protocol_fuzz $(FUZZ_SEQUENCES) $(FUZZ_LINES)
+	$(PY) -m pumphost.protocol.fuzz $(FUZZ_SEQUENCES) $(FUZZ_LINES)
 	$(PY) -m pumphost.logs.filefuzz $(FUZZ_FILES)
 
 bench-log: $(VENV)/.stamp micropython-unix

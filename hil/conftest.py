@@ -26,7 +26,7 @@ from rig import VirtualRig
 
 from pumphost import boards
 from pumphost.paths import CACHE
-from pumphost.vboard import VBoardError, VirtualBoard
+from pumphost.vboard.virtual import VBoardError, VirtualBoard
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

@@ -17,7 +17,7 @@ enough for the suite's windows, not for minutes at high rates. The step-interval
 boards share a clock, as the two virtual Picos do; on two real boards
 each interval differs by up to 60 ppm (1.8 us of 30 ms).
 
-On the two virtual Picos (pumphost.vpair) both boards run on one simulated clock, so the
+On the two virtual Picos (pumphost.vboard.pair) both boards run on one simulated clock, so the
 fixture's ticks are simulated time; what differs from the virtual rig is that time runs
 (paced to wall time) while the host talks to the boards, as on a bench.
 """
@@ -32,11 +32,8 @@ from typing import Any, NoReturn
 import pytest
 from rig import CHUNK_NS, MARK_PIN, NS_PER_S, PlantLoop
 
-from pumphost import paths
-from pumphost.fixture import CHANNELS, FixtureClient, FixtureUnreachable
-
-paths.use_firmware_core()
-from pump import loadcell  # noqa: E402
+from pump import loadcell
+from pumphost.fixture.client import CHANNELS, FixtureClient, FixtureUnreachable
 
 __all__ = ["FixtureRig", "FixtureUnreachable"]
 

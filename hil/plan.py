@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from pumphost import boards, paths
-
-paths.use_firmware_core()
-from pump import mechanics  # noqa: E402
-from pump.planner import StepPlanner  # noqa: E402
+from pump import mechanics
+from pump.planner import StepPlanner
+from pumphost import boards
 
 # The same definition the image freezes as `board` (vpico shares the pico's).
 _BOARD = boards.load("pico")

@@ -5,11 +5,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from pumphost import boards, paths, plant
-from pumphost.vboard import VirtualBoard
-
-paths.use_firmware_core()
-from pump import loadcell, mechanics  # noqa: E402
+from pump import loadcell, mechanics
+from pumphost import boards
+from pumphost.sim import plant
+from pumphost.vboard.virtual import VirtualBoard
 
 NS_PER_S = 1_000_000_000
 CHUNK_NS = 100_000_000  # the plant follows the board every 100 ms: the HX711's sample period
@@ -31,7 +30,7 @@ class Point:
 
 
 class PlantLoop:
-    """The plant model (pumphost.plant, the emulator's own) in the loop with the virtual
+    """The plant model (pumphost.sim.plant, the emulator's own) in the loop with the virtual
     board: the board runs in 100 ms chunks, the STEP edges it made move the plunger, and the
     plant's force goes to the HX711 model as counts = offset + force x scale, the calibration
     the firmware defaults to. Faults (plant.FAULTS) are injected now: `syringe_removed` opens

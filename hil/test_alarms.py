@@ -1,6 +1,6 @@
 """Alarms on the board with the plant in the loop: the firmware's HX711 driver (PIO) reads the
 virtual board's HX711, which the rig sets every 100 ms from the same plant model the emulator
-uses (pumphost.plant), moved by the STEP edges the board really made.
+uses (pumphost.sim.plant), moved by the STEP edges the board really made.
 
 Occlusion at 5 mL/h: the alarm within the bound (about 7-10 uL displaced, as the emulator and
 `make bench-alarms` say) and the motor stops; syringe removed; load cell open and saturated;
@@ -15,10 +15,7 @@ import pytest
 from dut import DUT
 from rig import PlantLoop, VirtualRig
 
-from pumphost import paths
-
-paths.use_firmware_core()
-from pump import mechanics  # noqa: E402
+from pump import mechanics
 
 SYRINGE = "bd-plastipak-10ml"
 EN_OFF = 1  # EN is active low

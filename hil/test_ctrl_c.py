@@ -20,10 +20,7 @@ from mpremote.transport_serial import SerialTransport
 from plan import steps_after
 from rig import VirtualRig
 
-from pumphost import paths
-
-paths.use_firmware_core()
-from pump import rate as rates  # noqa: E402
+from pump import rate as rates
 
 SYRINGE = "bd-plastipak-10ml"
 

@@ -15,7 +15,7 @@ import pytest
 from dut import DUT
 
 from pumphost.paths import CACHE
-from pumphost.vboard import VirtualBoard
+from pumphost.vboard.virtual import VirtualBoard
 
 IMAGE = CACHE / "images" / "vpico" / "firmware.bin"
 

@@ -1,6 +1,6 @@
 """The bench fixture proven on two wired virtual Picos (issue 10): the pump on its real image,
 the fixture running hil/fixture/ on a plain MicroPython image, in one simulated time base
-(pumphost.vpair). A subset of the suite runs as on a bench, `--target serial --port PUMP
+(pumphost.vboard.pair). A subset of the suite runs as on a bench, `--target serial --port PUMP
 --rig FIXTURE`: every count, interval and EN edge comes from the fixture's PIO capture over
 its line protocol, every load-cell sample from the HX711 its PIO plays, every reset from its
 RUN pin. They must pass as they do with the virtual rig (the rest of this run).
@@ -29,8 +29,8 @@ from pathlib import Path
 
 import pytest
 
-from pumphost.vboard import DEFAULT_IMAGE
-from pumphost.vpair import FIXTURE_IMAGE, VirtualPair
+from pumphost.vboard.pair import FIXTURE_IMAGE, VirtualPair
+from pumphost.vboard.virtual import DEFAULT_IMAGE
 
 HIL = Path(__file__).resolve().parent
 SUBSET = [

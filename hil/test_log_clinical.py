@@ -13,7 +13,7 @@ from dut import DUT
 from rig import VirtualRig
 
 from pumphost.logs import plogfile
-from pumphost.protoclient import ProtoClient
+from pumphost.protocol.client import ProtoClient
 
 PIN = "2468"  # as hil/test_protocol.py: the board keeps one PIN for the session
 SERIAL = "HIL-PUMP-1"

@@ -17,10 +17,7 @@ from dut import DUT
 from plan import intervals_us, steps_after
 from rig import VirtualRig
 
-from pumphost import paths
-
-paths.use_firmware_core()
-from pump import rate as rates  # noqa: E402
+from pump import rate as rates
 
 SYRINGE = "bd-plastipak-10ml"
 HOURS = float(os.environ.get("PUMP_HIL_LONG_HOURS", "24"))

@@ -12,7 +12,7 @@ from __future__ import annotations
 import pytest
 from dut import DUT
 
-from pumphost.vboard import DEFAULT_IMAGE, VirtualBoard
+from pumphost.vboard.virtual import DEFAULT_IMAGE, VirtualBoard
 
 pytestmark = pytest.mark.skipif(not DEFAULT_IMAGE.exists(), reason="needs the vpico image")
 

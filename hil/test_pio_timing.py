@@ -18,7 +18,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from pumphost.vboard import DEFAULT_BOOTROM, DEFAULT_IMAGE, VirtualBoard
+from pumphost.vboard.virtual import DEFAULT_BOOTROM, DEFAULT_IMAGE, VirtualBoard
 
 pytestmark = pytest.mark.skipif(
     not (DEFAULT_IMAGE.exists() and DEFAULT_BOOTROM.exists()),

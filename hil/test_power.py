@@ -32,7 +32,7 @@ def test_power_cut_mid_infusion_leaves_the_motor_off(pump: DUT, rig: VirtualRig)
 def test_flash_image_file_carries_files_to_a_new_board(
     dut: DUT, rig: VirtualRig, tmp_path
 ) -> None:
-    from pumphost.vboard import VirtualBoard
+    from pumphost.vboard.virtual import VirtualBoard
 
     if not isinstance(rig, VirtualRig):
         pytest.skip(  # before writing to the pump: a bench has no image file to carry

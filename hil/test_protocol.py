@@ -18,11 +18,8 @@ from dut import DUT, DUTSilent
 from plan import steps_after
 from rig import VirtualRig
 
-from pumphost import paths
-from pumphost.protoclient import ProtoClient, PumpError
-
-paths.use_firmware_core()
-from pump import rate as rates  # noqa: E402
+from pump import rate as rates
+from pumphost.protocol.client import ProtoClient, PumpError
 
 SYRINGE = "bd-plastipak-10ml"
 PIN = "2468"

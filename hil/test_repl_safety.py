@@ -45,9 +45,6 @@ print('busy done')
 def test_busy_repl_and_gc_never_delay_a_step(pump: DUT, rig: VirtualRig) -> None:
     from plan import intervals_us
 
-    from pumphost import paths
-
-    paths.use_firmware_core()
     from pump import rate as rates
 
     t0 = rig.now_ns()

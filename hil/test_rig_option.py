@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from pumphost.vboard import DEFAULT_IMAGE, VirtualBoard
+from pumphost.vboard.virtual import DEFAULT_IMAGE, VirtualBoard
 
 HIL = Path(__file__).resolve().parent
 

@@ -9,11 +9,8 @@ from dut import DUT
 from plan import intervals_us
 from rig import VirtualRig
 
-from pumphost import paths
-from pumphost.bench_stall import IRQS_OFF
-
-paths.use_firmware_core()
-from pump import rate as rates  # noqa: E402
+from pump import rate as rates
+from pumphost.bench.stall import IRQS_OFF
 
 SYRINGE = "bd-plastipak-10ml"
 

@@ -1,5 +1,5 @@
 # Core planner speed on MicroPython: µs per planned step (make bench). Runs on the unix port
-# directly and on the (virtual) Pico through pumphost.bench.
+# directly and on the (virtual) Pico through pumphost.bench.speed.
 import sys
 import time
 

@@ -1,8 +1,5 @@
 import sys
 from pathlib import Path
 
-from pumphost import paths
-
-paths.use_firmware_core()
 # The shared core tests import their helpers as a top-level module, as on MicroPython.
 sys.path.insert(0, str(Path(__file__).parent / "core"))

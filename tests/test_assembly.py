@@ -5,11 +5,9 @@ import ast
 import json
 from pathlib import Path
 
-from pumphost import paths, scenario
-from pumphost.emulator import Emulator
-
-paths.use_firmware_core()
-from pump import events  # noqa: E402
+from pump import events
+from pumphost.sim import scenario
+from pumphost.sim.emulator import Emulator
 
 ROOT = Path(__file__).resolve().parents[1]
 SCENARIO = ROOT / "host_tools" / "scenarios" / "intermediate-5ml-h-2h.toml"

@@ -1,4 +1,4 @@
-"""The fast false-alarm path (pumphost.falsealarms) that make bench-alarms runs over 1,000
+"""The fast false-alarm path (pumphost.sim.falsealarms) that make bench-alarms runs over 1,000
 patient-days: it must compute what the plant model and the emulator compute, feed the
 firmware's own detector, stay quiet on a normal day and raise an injected occlusion."""
 
@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 
 from pump import loadcell
-from pumphost import falsealarms as fa
-from pumphost import scenario
-from pumphost.emulator import Emulator
+from pumphost.sim import falsealarms as fa
+from pumphost.sim import scenario
+from pumphost.sim.emulator import Emulator
 
 
 @pytest.mark.parametrize(
@@ -136,7 +136,7 @@ def test_the_line_opens_a_set_time_after_the_alarm() -> None:
 
 
 def test_the_bolus_sweep_finds_its_worst_and_says_missed_above_the_target() -> None:
-    from pumphost import bench_alarms as ba
+    from pumphost.bench import alarms as ba
 
     cases = [(10, 5.0, 0.05, 3), (10, 5.0, 0.05, 4), (30, 5.0, 0.05, 3)]  # two in a row
     done = ba.bolus_sweep(cases, workers=1)

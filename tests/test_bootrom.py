@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from pumphost.paths import CACHE, REPO
-from pumphost.vboard import ensure_bridge_deps
+from pumphost.vboard.virtual import ensure_bridge_deps
 
 BOOTROM_DIR = REPO / "host_tools" / "vboard" / "bootrom"
 

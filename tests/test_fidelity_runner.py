@@ -1,4 +1,4 @@
-"""make fidelity's judgement (pumphost.fidelity) and the bridge options of issue 12."""
+"""make fidelity's judgement (pumphost.vboard.fidelity) and the bridge options of issue 12."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from pumphost import fidelity
-from pumphost.vboard import BRIDGE, DEFAULT_BOOTROM, ensure_bridge_deps
+from pumphost.vboard import fidelity
+from pumphost.vboard.virtual import BRIDGE, DEFAULT_BOOTROM, ensure_bridge_deps
 
 EXPECTED = {
     "extmod/machine_x.py": {"kind": "emulator", "reason": "not modelled"},
@@ -91,8 +91,8 @@ def test_bridge_refuses_bad_options(tmp_path: Path, args: list[str], words: list
 
 
 def test_bench_module_has_the_documented_entry_point() -> None:
-    from pumphost import bench_vboard
+    from pumphost.bench import vboard as bench_vboard
 
     assert callable(bench_vboard.vboard_speed)
     assert bench_vboard.TARGET == 20.0
-    assert sys.modules["pumphost.bench_vboard"] is bench_vboard
+    assert sys.modules["pumphost.bench.vboard"] is bench_vboard

@@ -1,6 +1,6 @@
-"""The host side of the bench fixture's protocol (pumphost.fixture) against a scripted fixture on
-a real socket: what it refuses before a bench run can go wrong. The fixture firmware itself runs
-on the virtual pair (hil/test_fixture_pair.py)."""
+"""The host side of the bench fixture's protocol (pumphost.fixture.client) against a scripted
+fixture on a real socket: what it refuses before a bench run can go wrong. The fixture firmware
+itself runs on the virtual pair (hil/test_fixture_pair.py)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from pumphost.fixture import VERSION, FixtureClient, FixtureError, FixtureUnreachable
+from pumphost.fixture.client import VERSION, FixtureClient, FixtureError, FixtureUnreachable
 
 
 class ScriptedFixture:

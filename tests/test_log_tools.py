@@ -16,12 +16,12 @@ from click.testing import CliRunner
 
 from pump import events, logrec
 from pump.logring import LogRing
-from pumphost import scenario
 from pumphost.cli import cli
-from pumphost.emulator import Emulator
 from pumphost.logs import plogfile, report, synth
 from pumphost.logs.nor import SECTOR, NorFlash, PowerCut
 from pumphost.logs.verify import verify
+from pumphost.sim import scenario
+from pumphost.sim.emulator import Emulator
 
 KEY = b"provisioned key 42"
 SCENARIOS = Path(__file__).resolve().parents[1] / "host_tools" / "scenarios"

@@ -9,8 +9,9 @@ import numpy as np
 import pytest
 
 from pump import mechanics
-from pumphost import boards, plant, scenario
-from pumphost.emulator import Emulator
+from pumphost import boards
+from pumphost.sim import plant, scenario
+from pumphost.sim.emulator import Emulator
 
 NL_PER_STEP = 16513 / 400  # BD Plastipak 10 mL on the Pico's drive
 UM_PER_STEP = 0.25

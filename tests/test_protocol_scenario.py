@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from pumphost import scenario
-from pumphost.emulator import Emulator
+from pumphost.sim import scenario
+from pumphost.sim.emulator import Emulator
 
 SCENARIO = (
     Path(__file__).resolve().parents[1]

@@ -8,15 +8,13 @@ from pathlib import Path
 
 import pytest
 
-from pumphost import paths, scenario
-from pumphost.emulator import Emulator
+from pump import events
+from pump import rate as rates
 from pumphost.logs import plogfile, report
 from pumphost.review import analysis as an
 from pumphost.review.decode import decode
-
-paths.use_firmware_core()
-from pump import events  # noqa: E402
-from pump import rate as rates  # noqa: E402
+from pumphost.sim import scenario
+from pumphost.sim.emulator import Emulator
 
 SCENARIOS = Path(__file__).resolve().parents[1] / "host_tools" / "scenarios"
 GOOD = """

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from pumphost.vboard import BRIDGE, NodeBridge, free_port_pair
-from pumphost.vpair import PAIR
+from pumphost.vboard.pair import PAIR
+from pumphost.vboard.virtual import BRIDGE, NodeBridge, free_port_pair
 
 
 @pytest.mark.parametrize("main", [BRIDGE, PAIR], ids=lambda p: p.name)

@@ -17,6 +17,20 @@ PINS = {
     "syringe": 18,  # syringe-present switch (input, pull-up; closes to GND when seated)
     "proto_tx": 8,  # UART1 TX: the pump protocol (firmware/protolink.py, pump/PROTOCOL.md)
     "proto_rx": 9,  # UART1 RX
+    # The bedside interface (issue 20): alarm signals, display and keys.
+    "buzzer": 15,  # passive piezo through a transistor; the tone is made on the pin
+    "led_red": 13,  # alarm LED, red element (high = on); red + green = yellow
+    "led_green": 14,  # alarm LED, green element (high = on)
+    "oled_sda": 20,  # SSD1306 128x64 on I2C0
+    "oled_scl": 21,
+    # Keys: momentary, to GND, inputs with pull-ups (pressed = 0); the bench fixture presses
+    # them open drain.
+    "key_ok": 5,  # Start/OK
+    "key_stop": 6,  # Stop/No
+    "key_up": 7,
+    "key_down": 10,
+    "key_info": 11,
+    "key_bolus": 12,  # bolus / back
 }
 EN_ACTIVE_LOW = True
 # Forward (plunger towards the syringe tip) is DIR high.

@@ -1,5 +1,5 @@
 # The one assembly: the pump, its program runner and its protocol handler, built from a HAL.
-# The board (boardapp.py) and the emulator (pumphost.emulator) both build through build(), so
+# The board (boardapp.py) and the emulator (pumphost.sim.emulator) both build through build(), so
 # what runs in the emulator is what runs on the board.
 from pump import protocol, runner
 from pump.api import Pump
@@ -15,7 +15,9 @@ class HAL:
     uid: the board's unique id; serial: the pump's name; library: the drug library or None;
     rand(n) -> n random bytes (None: no PIN can be set); ceiling: the alarm volume ceiling.
     boot(pump), if given, runs after the pump is made and before the protocol reads its
-    settings (the board: a reflash leaves clinical mode)."""
+    settings (the board: a reflash leaves clinical mode). The bedside parts, None where a
+    target has none: signal (the alarm buzzer and LED driver), display (the SSD1306 driver),
+    keys (the key reader)."""
 
     def __init__(
         self,
@@ -33,6 +35,9 @@ class HAL:
         rand=None,
         ceiling="medium",
         boot=None,
+        signal=None,
+        display=None,
+        keys=None,
     ):
         self.mech = mech
         self.stepper = stepper
@@ -48,6 +53,9 @@ class HAL:
         self.rand = rand
         self.ceiling = ceiling
         self.boot = boot
+        self.signal = signal
+        self.display = display
+        self.keys = keys
 
 
 class App:

@@ -1,34 +1,16 @@
-"""pumpctl: the pump's host command line."""
-
-import dataclasses
-import json
-import sys
-from pathlib import Path
+"""pumpctl: the pump's host command line. Each package brings its commands (its cli.py); they
+are added here, so what pumpctl offers is read from this file."""
 
 import click
 
-from pumphost import paths, protoclient
-from pumphost.emulator import Emulator, Result
 from pumphost.logs.cli import logs
-from pumphost.review.cli import cohort, review, upload
-from pumphost.scenario import ScenarioError, load, pump_serial
-from pumphost.vboard import vboard
-from pumphost.vpair import pair as _pair  # noqa: F401  (registers `vboard pair`)
-
-paths.use_firmware_core()
-from pump.controller import TransitionError  # noqa: E402
-from pump.rate import ml_per_h_str  # noqa: E402
-
-_LONG_RUN_US = 3_600_000_000  # show a progress bar beyond one simulated hour
-
-
-def _fail(msg: str) -> None:
-    click.echo(f"pumpctl: {msg}", err=True)
-    sys.exit(2)
+from pumphost.protocol import cli as protocol_cli
+from pumphost.sim.cli import sim
+from pumphost.vboard.cli import pair, vboard
 
 
 @click.group()
-@protoclient.port_options
+@protocol_cli.port_options
 @click.pass_context
 def cli(ctx: click.Context, port: str | None, pin: str | None) -> None:
     """Syringe pump host tools: the emulator (sim), the virtual board (vboard), and a pump
@@ -36,169 +18,38 @@ def cli(ctx: click.Context, port: str | None, pin: str | None) -> None:
     ctx.obj = {"port": port, "pin": pin}
 
 
-def _check_writable(path: Path) -> None:
-    """Refuse a log path that cannot be written now, not after a run of hours: open it for
-    appending (which changes nothing in a file already there), remove it if it was new."""
-    existed = path.exists()
-    try:
-        with open(path, "ab"):
-            pass
-    except OSError as e:
-        _fail(f"--log {path}: {e.strerror}")
-    if not existed:
-        path.unlink()
-
-
-def _hm(us: int) -> str:
-    return f"{us // 3_600_000_000} h {us // 60_000_000 % 60:02d} min"
-
-
-def _alarms(res: Result) -> str:
-    if not res.alarms:
-        return "none"
-    parts = []
-    for a in res.alarms:
-        raised, cleared = a["raised_s"], a["cleared_s"]
-        text = f"{a['kind']} ({a['priority']}) at {_hm(int(float(raised) * 1e6))}"  # type: ignore[arg-type]
-        if cleared is not None:
-            text += f", cleared at {_hm(int(float(cleared) * 1e6))}"  # type: ignore[arg-type]
-        parts.append(text)
-    line = "; ".join(parts)
-    if res.backoff_ul is not None:
-        line += f"\nback-off     {res.backoff_ul:.2f} µL drawn back after the occlusion alarm"
-    b = res.released_bolus_ul
-    if b is not None and b >= 0:
-        line += f"\nbolus        {b:.2f} µL released into the line when it opened"
-    elif b is not None:  # the back-off left the syringe below the patient's pressure
-        line += (
-            f"\nbolus        none: {-b:.2f} µL flowed back from the line into the syringe when "
-            "it opened (the back-off had left it below the patient's pressure)"
-        )
-    return line
-
-
-def _commands(emu: Emulator) -> list[str]:
-    """The script's line in the summary, and each command refused or not as it expects."""
-    if not emu.sc.commands:
-        return []
-    names = {c.key: c.name for c in emu.sc.commands}
-    refused, unexpected = emu.commands_refused(), emu.commands_unexpected()
-    lines = [
-        f"commands     {len(emu.sc.commands)} sent, {len(refused)} refused, "
-        f"{len(unexpected)} not as the script expects"
-    ]
-    for d in sorted(refused + [d for d in unexpected if d["code"] is None], key=_key_index):
-        head = f"  {names[str(d['command'])]}: {d['cmd']}"
-        if d["code"] is None:
-            lines.append(f"{head} accepted, but the script expects {d['expect']}")
-        else:
-            mark = " (expected)" if d["expected"] else ""
-            lines.append(f"{head} refused: {d['code']}: {d['reason']}{mark}")
-    return lines
-
-
-def _key_index(d: dict[str, object]) -> int:
-    return int(str(d["command"]).removeprefix("command[").rstrip("]"))
-
-
-def _summary(res: Result, emu: Emulator) -> str:
-    sc = emu.sc
-    skipped = {ev.index: f": not applied, {why}" for ev, why in emu.not_applied}
-    steps_err = res.programmed_nl / res.nl_per_step - res.steps
-    lines = [
-        f"scenario     {res.scenario}",
-        f"syringe      {emu.syringe.label}, {sc.fill_nl / 1e6:g} mL loaded, "
-        f"{float(res.nl_per_step):.3f} nL per microstep",
-        f"program      {sc.program_text}"
-        + (f" = {ml_per_h_str(*sc.rate)} mL/h" if sc.rate else ""),
-        *(f"  at {_hm(ev.at_us)}: {ev.text}{skipped.get(ev.index, '')}" for ev in sc.events),
-        *_commands(emu),
-        f"simulated    {res.duration_s / 3600:g} h",
-        f"programmed   {float(res.programmed_nl) / 1000:.3f} µL",
-        f"delivered    {float(res.delivered_nl) / 1000:.3f} µL in {res.steps} microsteps "
-        f"(behind the program by {float(steps_err):.3f} of a step)",
-        f"remaining    {float(res.remaining_nl) / 1000:.3f} µL, "
-        f"plunger moved {res.plunger_mm:.3f} mm",
-        f"state        {res.state}",
-        f"alarms       {_alarms(res)}",
-        f"log records  {res.log_records}",
-    ]
-    return "\n".join(lines)
-
-
-@cli.command()
-@click.argument("scenario", type=click.Path(path_type=Path))
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead.")
-@click.option(
-    "--log",
-    "log_path",
-    type=click.Path(path_type=Path, dir_okay=False),
-    default=None,
-    help="Also write the pump's dose and event log (.plog), as `logs pull` gets it.",
-)
-@click.option(
-    "--serial", default=None, help="The pump's serial (else pump.serial): its log names it."
-)
-def sim(scenario: Path, as_json: bool, log_path: Path | None, serial: str | None) -> None:
-    """Run SCENARIO.toml on the emulator and summarise the delivery."""
-    try:
-        sc = load(scenario)
-        if serial is not None:
-            sc = dataclasses.replace(sc, serial=pump_serial(serial))
-        if log_path is not None:
-            _check_writable(log_path)
-        emu = Emulator(sc, log=log_path is not None)
-        show_bar = not as_json and sc.duration_us > _LONG_RUN_US and sys.stderr.isatty()
-        if show_bar:
-            with click.progressbar(
-                length=sc.duration_us, label="simulating", file=sys.stderr
-            ) as bar:
-                done = [0]
-
-                def tick(elapsed: int) -> None:
-                    bar.update(elapsed - done[0])
-                    done[0] = elapsed
-
-                res = emu.run(tick)
-        else:
-            res = emu.run()
-    except (ScenarioError, TransitionError) as e:
-        _fail(f"{scenario}: {e}")
-    if log_path is not None:
-        try:
-            records = emu.save_log(log_path)
-        except OSError as e:
-            _fail(f"{log_path}: {e.strerror}")
-        if not as_json:
-            click.echo(f"log written  {log_path} ({records} records)", err=True)
-    if as_json:
-        out = res.as_json()
-        out["events_not_applied"] = [
-            {"event": ev.key, "at_min": ev.at_us / 60e6, "action": ev.action, "reason": why}
-            for ev, why in emu.not_applied
-        ]
-        out["commands_refused"] = emu.commands_refused()
-        out["commands_unexpected"] = emu.commands_unexpected()
-        click.echo(json.dumps(out))
-    else:
-        click.echo(_summary(res, emu))
-    if n := len(emu.commands_unexpected()):
-        # A refusal the script did not say it meant is most likely a mistake in the script.
-        click.echo(
-            f"pumpctl: {scenario}: {n} command{'s' if n > 1 else ''} did not go as the script "
-            'expects (a refusal meant as one: expect = "CODE" on its [[command]])',
-            err=True,
-        )
-        sys.exit(1)
-
-
+cli.add_command(sim)
 cli.add_command(vboard)
+vboard.add_command(pair)
 cli.add_command(logs)
-logs.add_command(upload)  # pumpctl logs upload: the review service's client
-cli.add_command(review)
-cli.add_command(cohort)
-for _command in protoclient.COMMANDS:  # pumpctl --port PORT status|program|start|...
+for _command in protocol_cli.COMMANDS:  # pumpctl --port PORT status|program|start|...
     cli.add_command(_command)
+
+
+def _add_review() -> None:
+    """The review service's commands, when its extra is installed (pumphost[review])."""
+    try:
+        from pumphost.review.cli import cohort, review, upload
+    except ImportError as e:
+        missing = e.name or "a dependency"
+
+        @click.command(name="review", context_settings={"ignore_unknown_options": True})
+        @click.argument("args", nargs=-1, type=click.UNPROCESSED)
+        def unavailable(args: tuple[str, ...]) -> None:
+            """The log review service (not installed: pip install 'pumphost[review]')."""
+            raise click.ClickException(
+                f"the review service needs pumphost[review] ({missing} is not installed)"
+            )
+
+        cli.add_command(unavailable, "review")
+        cli.add_command(unavailable, "cohort")
+        return
+    logs.add_command(upload)  # pumpctl logs upload: the review service's client
+    cli.add_command(review)
+    cli.add_command(cohort)
+
+
+_add_review()
 
 
 def main() -> None:

@@ -1,20 +1,11 @@
-"""Where the repository's firmware and board definitions live, and how to import the core."""
+"""Where the repository's firmware and board definitions live.
 
-import sys
+The firmware's control core (`import pump`) and the `micropython` shim it needs on CPython
+are on the import path through the venv's pumpfirmware.pth (the Makefile writes it)."""
+
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
 FIRMWARE = REPO / "firmware"
 BOARDS = REPO / "boards"
 CACHE = REPO / ".cache"
-_SHIM = Path(__file__).resolve().parent / "upy"
-
-
-def use_firmware_core() -> None:
-    """Make `import pump` load the firmware's control core, unchanged, on CPython."""
-    for path in (str(_SHIM), str(FIRMWARE)):
-        if path not in sys.path:
-            sys.path.insert(0, path)
-
-
-use_firmware_core()

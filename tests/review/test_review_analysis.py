@@ -8,14 +8,12 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 
-from pumphost import paths, scenario
-from pumphost.emulator import Emulator, Result
+from pump import events
 from pumphost.logs import plogfile, report
 from pumphost.review import analysis as an
 from pumphost.review.decode import decode
-
-paths.use_firmware_core()
-from pump import events  # noqa: E402
+from pumphost.sim import scenario
+from pumphost.sim.emulator import Emulator, Result
 
 T0 = 1_806_624_000  # 2027-04-02T00:00Z
 

@@ -13,17 +13,14 @@ from conftest import PASSWORD, Site
 from review_web import Client, Server
 from sqlalchemy import func, select
 
-from pumphost import paths
+from pump import events
+from pump.logring import LogRing
 from pumphost.logs import plogfile, synth
 from pumphost.logs.nor import SECTOR, NorFlash
 from pumphost.logs.plogfile import Ident
 from pumphost.review import analysis, db, ingest, queries
 from pumphost.review.client import UploadFailed, upload
 from pumphost.review.decode import decode
-
-paths.use_firmware_core()
-from pump import events  # noqa: E402
-from pump.logring import LogRing  # noqa: E402
 
 ENTRY = 20
 DAY = 1470  # records a day (synth: a DELIVERED record a minute and the day's events)

@@ -19,14 +19,11 @@ from conftest import PASSWORD, Site
 from review_web import Client, Server
 from sqlalchemy import select
 
-from pumphost import paths
+from pump import events, logrec
 from pumphost.logs import plogfile, synth, timeaxis
 from pumphost.logs.plogfile import Ident
 from pumphost.review import analysis, db, plots, queries
 from pumphost.review.client import upload
-
-paths.use_firmware_core()
-from pump import events, logrec  # noqa: E402
 
 UG_PER_MIN = 2266 * 500 / 1e6  # a DELIVERED record a minute of 2266 nL at 500 ug/mL
 

@@ -12,15 +12,12 @@ from conftest import KEY, PASSWORD, Site
 from review_web import Client, Server
 from sqlalchemy import func, select
 
-from pumphost import paths
+from pump import events, logrec
+from pump.logring import LogRing
 from pumphost.logs import plogfile, synth
 from pumphost.logs.nor import NorFlash
 from pumphost.review import db, ingest
 from pumphost.review.client import UploadFailed, upload
-
-paths.use_firmware_core()
-from pump import events, logrec  # noqa: E402
-from pump.logring import LogRing  # noqa: E402
 
 ENTRY = logrec.ENTRY
 

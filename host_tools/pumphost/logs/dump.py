@@ -3,10 +3,7 @@ dump), read-only: the sectors with an intact header, oldest first, every non-bla
 
 from __future__ import annotations
 
-from pumphost import paths
-
-paths.use_firmware_core()
-from pump import logrec  # noqa: E402
+from pump import logrec
 
 # Where the region sits in the Pico's 2 MB flash (drivers/flashlog.py).
 STORAGE_BASE = 0x0A0000

@@ -26,14 +26,11 @@ import traceback
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from pumphost import paths
+from pump import events, logrec
+from pump.logring import LogRing
 from pumphost.logs import export, plogfile, records, report, synth
 from pumphost.logs.nor import SECTOR, NorFlash
 from pumphost.logs.verify import verify
-
-paths.use_firmware_core()
-from pump import events, logrec  # noqa: E402
-from pump.logring import LogRing  # noqa: E402
 
 ENTRY = plogfile.ENTRY
 HEAD, FOOT = plogfile.HEAD, plogfile.FOOT

@@ -19,13 +19,10 @@ import sys
 import time
 from dataclasses import dataclass, field
 
-from pumphost import paths
+from pump import events, logrec
+from pump.logring import LogRing
 from pumphost.logs.nor import SECTOR, NorFlash, PowerCut
 from pumphost.logs.verify import verify
-
-paths.use_firmware_core()
-from pump import events, logrec  # noqa: E402
-from pump.logring import LogRing  # noqa: E402
 
 KEY = b"fuzz device key"
 

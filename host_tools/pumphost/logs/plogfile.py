@@ -23,10 +23,7 @@ import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
-from pumphost import paths
-
-paths.use_firmware_core()
-from pump import logrec  # noqa: E402
+from pump import logrec
 
 MAGIC = b"PLOGFILE"
 FILE_VERSION = 1

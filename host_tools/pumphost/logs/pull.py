@@ -128,7 +128,7 @@ class Proto:
     via = "protocol"
 
     def __init__(self, port: str, timeout: float = 3.0) -> None:
-        from pumphost.protoclient import LinkError, ProtoClient
+        from pumphost.protocol.client import LinkError, ProtoClient
 
         self.port, self.link = port, 0
         try:
@@ -142,7 +142,7 @@ class Proto:
             raise
 
     def _call(self, cmd: str, args: dict[str, int] | None = None) -> dict[str, object]:
-        from pumphost.protoclient import LinkError, PumpError
+        from pumphost.protocol.client import LinkError, PumpError
 
         try:
             return self.c.call(cmd, args)

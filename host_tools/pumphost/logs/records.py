@@ -5,10 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import asdict, dataclass
 
-from pumphost import paths
-
-paths.use_firmware_core()
-from pump import events, logrec  # noqa: E402
+from pump import events, logrec
 
 ENTRY = logrec.ENTRY
 INTERNAL = (events.TIME, events.SEAL)

@@ -20,17 +20,14 @@ from dataclasses import dataclass
 import numpy as np
 from matplotlib.figure import Figure
 
-from pumphost import paths
+from pump import events, logrec
+from pump.alarms import KINDS
+from pump.syringes import CATALOGUE
 from pumphost.logs import timeaxis
 from pumphost.logs.timeaxis import MAX_H as MAX_H  # the tests read it here
 from pumphost.logs.timeaxis import Axis
 from pumphost.logs.timeaxis import cut_text as _cut_text
 from pumphost.logs.timeaxis import duration as _long
-
-paths.use_firmware_core()
-from pump import events, logrec  # noqa: E402
-from pump.alarms import KINDS  # noqa: E402
-from pump.syringes import CATALOGUE  # noqa: E402
 
 _REC = np.dtype(
     [("seq", "<u4"), ("code", "u1"), ("lo", "<u2"), ("hi", "u1"), ("a", "<i4"), ("b", "<i4"),

@@ -4,12 +4,9 @@ that the power-cut tests check; this only needs the same bytes, fast."""
 
 from __future__ import annotations
 
-from pumphost import paths
-
-paths.use_firmware_core()
-from pump import events, logrec  # noqa: E402
-from pump.logring import LogRing  # noqa: E402
-from pumphost.logs.nor import SECTOR, NorFlash  # noqa: E402
+from pump import events, logrec
+from pump.logring import LogRing
+from pumphost.logs.nor import SECTOR, NorFlash
 
 NL_PER_STEP_NUM, NL_PER_STEP_DEN = 41280, 1000  # about a BD Plastipak 10 mL on the Pico
 

@@ -12,10 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from pumphost import paths
-
-paths.use_firmware_core()
-from pump import events, logrec  # noqa: E402
+from pump import events, logrec
 
 ENTRY = logrec.ENTRY
 

@@ -11,12 +11,9 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 
-from pumphost import paths
+from pump import events
+from pump.alarms import KINDS
 from pumphost.logs import timeaxis
-
-paths.use_firmware_core()
-from pump import events  # noqa: E402
-from pump.alarms import KINDS  # noqa: E402
 
 ALARM_NAMES = {code: kind for kind, (code, _, _) in KINDS.items()}
 GAP_S = 300  # no record for this long while running: the log has a hole there

@@ -16,11 +16,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from pumphost import paths
+from pump import events, logrec
 from pumphost.logs.report import _REC, intact_mask
-
-paths.use_firmware_core()
-from pump import events, logrec  # noqa: E402
 
 
 @dataclass

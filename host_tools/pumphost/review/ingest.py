@@ -17,13 +17,10 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 from sqlalchemy.engine import Connection
 
-from pumphost import paths
 from pumphost.logs import plogfile
 from pumphost.logs.verify import verify
 from pumphost.review import db
 from pumphost.review.decode import Prior, decode
-
-paths.use_firmware_core()
 
 MAX_BYTES = 8 * 1024 * 1024  # 33 days of log are about 1 MB; a bigger body is refused unread
 

@@ -20,13 +20,11 @@ from pathlib import Path
 
 import numpy as np
 
-from pumphost import boards, paths
-from pumphost.emulator import Emulator
-from pumphost.scenario import Scenario
-
-paths.use_firmware_core()
-from pump import controller as ctl  # noqa: E402
-from pump import rate as core_rate  # noqa: E402
+from pump import controller as ctl
+from pump import rate as core_rate
+from pumphost import boards
+from pumphost.sim.emulator import Emulator
+from pumphost.sim.scenario import Scenario
 
 START_MEAN, START_SD = 1632.0, 522.0
 ESC_MEAN, ESC_SD = 2166.7, 464.0

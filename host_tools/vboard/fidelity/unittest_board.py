@@ -1,5 +1,6 @@
 # `unittest` on the fidelity board: the pinned micropython-unittest 0.4 (PyPI, put on the
-# board as /lib/unittest_04.py by pumphost.fidelity) with the summary that MicroPython 1.25's
+# board as /lib/unittest_04.py by pumphost.vboard.fidelity)
+# with the summary that MicroPython 1.25's
 # run-tests.py reads: a line of 70 dashes, "Ran N tests", a blank line, then "OK",
 # "OK (skipped=N)" or "FAILED (failures=N, errors=M)". 0.4 prints neither the dashes nor
 # that skip format, so run-tests.py would take every unittest-based test for a failure.

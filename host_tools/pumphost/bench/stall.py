@@ -14,7 +14,7 @@ import ast
 
 from mpremote.transport_serial import SerialTransport
 
-from pumphost.vboard import DEFAULT_IMAGE, VBoardError, VirtualBoard
+from pumphost.vboard.virtual import DEFAULT_IMAGE, VBoardError, VirtualBoard
 
 RATE_ML_H = "100"
 _TARGET_RATIO = 2.0  # issue 6: the reserve holds at least twice the worst stall

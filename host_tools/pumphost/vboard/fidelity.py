@@ -16,9 +16,9 @@ It prints pass, fail and skip per directory, then compares the failures with the
 list (host_tools/vboard/fidelity/expected.toml, each with its reason). A failure not in the
 list, or a listed one that now passes, fails the run (exit status 1).
 
-    python -m pumphost.fidelity            # the full suite (about 25 min on 2 cores)
-    python -m pumphost.fidelity --quick    # the subset in `make test` (under 5 min)
-    python -m pumphost.fidelity extmod/machine_uart_tx.py ...   # given tests only
+    python -m pumphost.vboard.fidelity            # the full suite (about 25 min on 2 cores)
+    python -m pumphost.vboard.fidelity --quick    # the subset in `make test` (under 5 min)
+    python -m pumphost.vboard.fidelity extmod/machine_uart_tx.py ...   # given tests only
 """
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ from pathlib import Path
 import serial
 
 from pumphost.paths import CACHE, REPO
-from pumphost.vboard import VBoardError, VirtualBoard
+from pumphost.vboard.virtual import VBoardError, VirtualBoard
 
 TREE = CACHE / "micropython" / "tree"
 TESTS = TREE / "tests"
@@ -330,7 +330,9 @@ def summarize(
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="pumphost.fidelity", description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(
+        prog="pumphost.vboard.fidelity", description=__doc__.splitlines()[0]
+    )
     ap.add_argument("--quick", action="store_true", help="the subset run by make test")
     ap.add_argument("tests", nargs="*", help="test files (relative to tests/) instead")
     a = ap.parse_args(argv)

@@ -4,10 +4,7 @@ PIO driver's interface (firmware/drivers/pio_stepper.py), so the emulator runs t
 
 from collections import deque
 
-from pumphost import paths
-
-paths.use_firmware_core()
-from pump.ticks import ticks_add  # noqa: E402
+from pump.ticks import ticks_add
 
 _RING = 64  # batches queued ahead, as many as the service step keeps the PIO supplied with
 

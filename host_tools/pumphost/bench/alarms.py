@@ -1,7 +1,7 @@
 """Occlusion and empty alarms on the emulator, IEC 60601-2-24 style (make bench-alarms).
 
 Every figure comes from the firmware application (pump.api.Pump with the occlusion detector)
-running on the plant model (pumphost.plant), through the same emulator as `pumpctl sim`:
+running on the plant model (pumphost.sim.plant), through the same emulator as `pumpctl sim`:
 - time to the occlusion alarm and the volume displaced meanwhile, at 0.1, 0.136, 1 and
   5 mL/h, low and high pressure ceiling, 10 and 30 mL syringes (the line blocks 30 min in);
 - the volume the plunger's back-off drew back after the alarm, and the bolus released when
@@ -11,7 +11,7 @@ running on the plant model (pumphost.plant), through the same emulator as `pumpc
   against the 10 uL target, and what it is made of (`bolus_sweep`);
 - the near-empty warning's error against the exact time 30 min before empty;
 - false alarms over 1,000 patient-days of normal delivery (each its own seed) on both cores,
-  through pumphost.falsealarms: the firmware's own detector, load-cell conversion, exact step
+  through pumphost.sim.falsealarms: the firmware's own detector, load-cell conversion, exact step
   plan and alarm classification on the plant model, without the rest of the service step
   (none of which reads the force; its docstring says exactly what runs and what is left
   out); any false alarm is printed with its seed, day and time, and the first few are run
@@ -30,11 +30,9 @@ import multiprocessing
 import time
 from dataclasses import dataclass
 
-from pumphost import falsealarms, paths, plant, scenario
-from pumphost.emulator import Emulator
-
-paths.use_firmware_core()
-from pump import occlusion  # noqa: E402
+from pump import occlusion
+from pumphost.sim import falsealarms, plant, scenario
+from pumphost.sim.emulator import Emulator
 
 RATES = (0.1, 0.136, 1.0, 5.0)
 SYRINGES = {10: ("bd-plastipak-10ml", 10.0), 30: ("bd-plastipak-30ml", 30.0)}

@@ -9,9 +9,7 @@ test that counts pulses between two control calls gets the same answer every tim
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -24,13 +22,9 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, ClassVar, Self, TypeVar
 
-import click
-
+from pump import loadcell
 from pumphost import boards
-from pumphost.paths import CACHE, REPO, use_firmware_core
-
-use_firmware_core()
-from pump import loadcell  # noqa: E402
+from pumphost.paths import CACHE, REPO
 
 VBOARD_DIR = REPO / "host_tools" / "vboard"
 BRIDGE = VBOARD_DIR / "bridge.mjs"
@@ -394,104 +388,3 @@ class VirtualBoard(NodeBridge):
     def save_flash(self, path: Path | None = None) -> Path:
         data = self.request("save_flash", **({} if path is None else {"path": str(path)}))
         return Path(data["path"])
-
-
-# ---- pumpctl vboard ----
-
-
-def _fail(msg: str) -> None:
-    click.echo(f"vboard: {msg}", err=True)
-    sys.exit(2)
-
-
-def _pid_file(port: int) -> Path:
-    return RUN_DIR / f"vboard-{port}.pid"
-
-
-def start_in_foreground(
-    bridge: NodeBridge, errors: tuple[type[Exception], ...] = (VBoardError,)
-) -> threading.Event:
-    """Starts the bridge for a command that runs until Ctrl-C or SIGTERM (`vboard stop`),
-    which set the event returned; one `vboard:` line and exit status 2 if it cannot start."""
-    stop = threading.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: stop.set())
-    try:
-        bridge.start()
-    except errors as err:
-        _fail(str(err))
-    return stop
-
-
-def wait_in_foreground(bridge: NodeBridge, stop: threading.Event) -> None:
-    """Returns once stop is set; exit status 2 if the bridge ends first."""
-    while not stop.wait(0.2):
-        if not bridge.alive:
-            _fail(f"{bridge.what} stopped: {bridge.last_error()}")
-
-
-def path_option(flag: str, default: Path, help: str | None = None) -> Callable[[_F], _F]:
-    """A file option with its default shown in --help."""
-    return click.option(
-        flag, type=click.Path(path_type=Path), default=default, show_default=True, help=help
-    )
-
-
-@click.group()
-def vboard() -> None:
-    """Virtual Pico (rp2040js): the firmware image with its REPL on a TCP port."""
-
-
-@vboard.command()
-@click.option("--fresh", is_flag=True, help="Start from erased flash with the image written in.")
-@click.option("--port", type=int, default=DEFAULT_PORT, show_default=True, help="REPL TCP port.")
-@path_option("--image", DEFAULT_IMAGE, "Firmware .bin (written at 0x10000000).")
-@path_option("--flash", DEFAULT_FLASH, "Saved 2 MB flash, loaded at start and saved at stop.")
-def start(fresh: bool, port: int, image: Path, flash: Path) -> None:
-    """Run a virtual board in the foreground until Ctrl-C (or `vboard stop`)."""
-    if not image.exists():
-        _fail(f"firmware image not found: {image}")
-    pid_file = _pid_file(port)
-    flash.parent.mkdir(parents=True, exist_ok=True)
-    board = VirtualBoard(image, flash=flash, fresh=fresh, port=port, echo_output=True)
-    stop = start_in_foreground(board)
-    try:
-        RUN_DIR.mkdir(parents=True, exist_ok=True)
-        pid_file.write_text(f"{os.getpid()}\n")
-        click.echo(board.url)
-        click.echo(f"protocol (UART1): {board.proto_url} (pumpctl --port)", err=True)
-        click.echo(
-            f"control: {board.host}:{board.control_port} (the HIL suite's --rig virtual), "
-            f"flash: {flash}; Ctrl-C stops",
-            err=True,
-        )
-        wait_in_foreground(board, stop)
-    finally:
-        board.close()
-        pid_file.unlink(missing_ok=True)
-
-
-@vboard.command()
-@click.option("--port", type=int, default=DEFAULT_PORT, show_default=True)
-def stop(port: int) -> None:
-    """Stop the virtual board started with `vboard start` on that port."""
-    pid_file = _pid_file(port)
-    try:
-        pid = int(pid_file.read_text().strip())
-    except (OSError, ValueError):
-        _fail(f"no virtual board running on port {port} (no pid file {pid_file})")
-        return
-    try:
-        os.kill(pid, signal.SIGTERM)
-    except ProcessLookupError:
-        pid_file.unlink(missing_ok=True)
-        _fail(f"no virtual board running on port {port} (stale pid file removed)")
-    deadline = time.monotonic() + 15
-    while time.monotonic() < deadline:
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            click.echo(f"stopped the virtual board on port {port}")
-            return
-        time.sleep(0.1)
-    _fail(f"process {pid} did not stop within 15 s")

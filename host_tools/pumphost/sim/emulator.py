@@ -1,5 +1,5 @@
 """Event-driven emulator: the firmware's application, `pump.api.Pump`, unchanged, on simulated
-hardware (pumphost.simhal), with the service step at the board's cadence (`Pump.service_ms`,
+hardware (pumphost.sim.hal), with the service step at the board's cadence (`Pump.service_ms`,
 the periods in pump.api).
 
 Time jumps from event to event: a batch's last step, the service step due after it, a
@@ -15,20 +15,18 @@ from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 
-from pumphost import paths, plant
+from pump import alarms as al
+from pump import app as core_app
+from pump import controller as ctl
+from pump import mechanics
+from pump import protocol as core_protocol
+from pump import rate as core_rate
+from pump.logring import LogRing
 from pumphost.logs import plogfile
 from pumphost.logs.nor import NorFlash
-from pumphost.scenario import Command, Event, Scenario
-from pumphost.simhal import SimRetained, SimSensors, SimStepper, VirtualClock
-
-paths.use_firmware_core()
-from pump import alarms as al  # noqa: E402
-from pump import app as core_app  # noqa: E402
-from pump import controller as ctl  # noqa: E402
-from pump import mechanics  # noqa: E402
-from pump import protocol as core_protocol  # noqa: E402
-from pump import rate as core_rate  # noqa: E402
-from pump.logring import LogRing  # noqa: E402
+from pumphost.sim import plant
+from pumphost.sim.hal import SimRetained, SimSensors, SimStepper, VirtualClock
+from pumphost.sim.scenario import Command, Event, Scenario
 
 _US_PER_H = 3_600_000_000
 LOG_SECTORS = 192  # as drivers/flashlog.py: LOG_BYTES on the Pico

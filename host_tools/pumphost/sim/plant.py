@@ -25,10 +25,7 @@ from dataclasses import dataclass, field
 from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 
-from pumphost import paths
-
-paths.use_firmware_core()
-from pump import mechanics  # noqa: E402
+from pump import mechanics
 
 if TYPE_CHECKING:
     import numpy as np

@@ -16,25 +16,18 @@ from dataclasses import KW_ONLY, dataclass, field
 from pathlib import Path
 from typing import ClassVar, Self
 
-import click
-
-from pumphost import boards, fixture
-from pumphost.paths import CACHE, use_firmware_core
-from pumphost.vboard import (
+from pump import loadcell
+from pumphost import boards
+from pumphost.fixture import client as fixture
+from pumphost.paths import CACHE
+from pumphost.vboard.virtual import (
     DEFAULT_IMAGE,
     VBOARD_DIR,
     NodeBridge,
     VBoardError,
     VirtualBoard,
     free_port_pair,
-    path_option,
-    start_in_foreground,
-    vboard,
-    wait_in_foreground,
 )
-
-use_firmware_core()
-from pump import loadcell  # noqa: E402
 
 PAIR = VBOARD_DIR / "pair.mjs"
 FIXTURE_IMAGE = CACHE / "images" / "fidelity" / "firmware.bin"  # MicroPython as released
@@ -122,27 +115,3 @@ class VirtualPair(NodeBridge):
             self.pump.close()
             self.pump = None
         self._end()
-
-
-@vboard.command()
-@click.option("--port", type=int, default=0, help="The pump's REPL TCP port (0: a free one).")
-@path_option("--image", DEFAULT_IMAGE)
-@path_option(
-    "--fixture-image",
-    FIXTURE_IMAGE,
-    "A plain MicroPython image with its REPL on UART1 (make fidelity-image).",
-)
-@click.option("--pace", type=click.Choice(["realtime", "max"]), default="realtime")
-def pair(port: int, image: Path, fixture_image: Path, pace: str) -> None:
-    """Run the pump and the bench fixture, wired, until Ctrl-C."""
-    p = VirtualPair(image, fixture_image, port=port, pace=pace, echo_output=True)
-    stop = start_in_foreground(p, (VBoardError, fixture.FixtureError))
-    try:
-        click.echo(f"pump:    {p.url} (--port)")
-        click.echo(f"fixture: {p.fixture_url} (--rig)")
-        click.echo(f"protocol: {p.proto_url} (--proto, pumpctl --port)")
-        click.echo(f"pump control: {p.host}:{p.port + 1} (--rig virtual); Ctrl-C stops", err=True)
-        click.echo(f"{p.fixture_banner}", err=True)
-        wait_in_foreground(p, stop)
-    finally:
-        p.close()

@@ -7,7 +7,7 @@ own cost, which no machine load moves (rp2040js runs 10-13 million a CPU second,
 needs the whole board under about 500-650 thousand).
 
 `vboard_speed()` prints one line per case and returns the figures; `make bench` calls it.
-Run alone: `python -m pumphost.bench_vboard [--seconds S]`.
+Run alone: `python -m pumphost.bench.vboard [--seconds S]`.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from pathlib import Path
 
 from mpremote.transport_serial import SerialTransport
 
-from pumphost.vboard import DEFAULT_IMAGE, VBoardError, VirtualBoard
+from pumphost.vboard.virtual import DEFAULT_IMAGE, VBoardError, VirtualBoard
 
 TARGET = 20.0  # x real time under run_ns at CSCI rates (issue 12)
 RATES = (("0.136 mL/h", "pump.rate('0.136')"), ("5 mL/h", "pump.rate('5')"))

@@ -3,7 +3,7 @@ sequences checked against the safety invariants (tests/test_protocol_invariants.
 run outside pytest), and fuzzed lines (random bytes, truncated and oversized lines, wrong
 types) that must each get one well-formed error and change nothing.
 
-`python -m pumphost.protocol_fuzz SEQUENCES LINES` prints the counts and violations (`make
+`python -m pumphost.protocol.fuzz SEQUENCES LINES` prints the counts and violations (`make
 fuzz`); exit status 1 on any violation.
 """
 
@@ -16,9 +16,8 @@ import time
 
 from pumphost import paths
 
-paths.use_firmware_core()
 sys.path.insert(0, str(paths.REPO / "tests" / "core"))
-from progrig import PIN, Rig  # noqa: E402
+from progrig import PIN, Rig
 
 _GOOD = [
     {"cmd": "status"},

@@ -13,7 +13,7 @@ What runs, per patient-day (each its own seed, `plan_day`):
   (the one `Pump.load` built) is started, paused, resumed and told the executed steps as the
   service step would tell it, and the position at each sample is its planner's `due(tau)` (or
   the count of `time_of(k)` at or before it, the same number);
-- the plant model, `pumphost.plant`: the same `Plant` the emulator builds (`for_syringe`: its
+- the plant model, `pumphost.sim.plant`: the same `Plant` the emulator builds (`for_syringe`: its
   seeded friction profile, back-pressure phase, cell offset and drift), run over a whole run
   of samples at once with numpy (`Plant.run`, the same equations as `advance` and `sample`):
   the line's ODE solved exactly over each sample interval, the stopper's static friction
@@ -66,13 +66,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from pumphost import boards, paths, plant
-from pumphost.simhal import SimStepper, VirtualClock
-
-paths.use_firmware_core()
-from pump import api, loadcell, mechanics, syringes  # noqa: E402
-from pump import controller as ctl  # noqa: E402
-from pump import rate as core_rate  # noqa: E402
+from pump import api, loadcell, mechanics, syringes
+from pump import controller as ctl
+from pump import rate as core_rate
+from pumphost import boards
+from pumphost.sim import plant
+from pumphost.sim.hal import SimStepper, VirtualClock
 
 SAMPLE_US = loadcell.PERIOD_US  # the HX711 at 10 samples/s
 DAY_US = 86_400_000_000
@@ -175,11 +174,11 @@ class FalseAlarm:
 
 def on_emulator(a: FalseAlarm, after_s: float = 120.0) -> list[tuple[str, float]]:
     """The syringe of a false alarm on the full emulator (pump.api.Pump and its service step
-    on pumphost.plant, `pumpctl sim`), from its start to `after_s` past the alarm, without
+    on pumphost.sim.plant, `pumpctl sim`), from its start to `after_s` past the alarm, without
     the day's pauses, with the same plant seed (the noise then comes from the plant's own
     stream, not numpy's): the alarms it raises, (kind, s after the start)."""
-    from pumphost import scenario
-    from pumphost.emulator import Emulator
+    from pumphost.sim import scenario
+    from pumphost.sim.emulator import Emulator
 
     hours = (a.t_s - a.load_s + after_s) / 3600
     text = scenario.plant_scenario(
@@ -511,13 +510,13 @@ RUNS = (
     "runs: the firmware's OcclusionDetector (pump.occlusion) and LoadCell conversion "
     "(pump.loadcell) on every 10 Hz sample while the motor runs, the plunger position from "
     "the firmware's exact plan (pump.controller/planner), trips raised by Pump._occluded; the "
-    "plant (pumphost.plant: friction, stick-slip, line, back-pressure, cell noise and drift) "
+    "plant (pumphost.sim.plant: friction, stick-slip, line, back-pressure, cell noise and drift) "
     "in bulk with numpy; pauses and syringe changes"
 )
 LEFT_OUT = (
     "left out: the rest of the service step (step ring, executor checks, near-empty, log) and "
     "the cell's no-data timeout: none of it reads the force, so no false occlusion/empty "
-    "alarm can come from it (docstring of pumphost.falsealarms)"
+    "alarm can come from it (docstring of pumphost.sim.falsealarms)"
 )
 
 
@@ -569,7 +568,7 @@ def report(s: Summary, target_days: int = TARGET_DAYS, confirm: int = 0) -> list
                 f"off it): {said}; here {a.t_s - a.load_s:.1f} s after the start"
             )
     if first:
-        lines.append("  replay a day: .venv/bin/python -m pumphost.falsealarms --seed N")
+        lines.append("  replay a day: .venv/bin/python -m pumphost.sim.falsealarms --seed N")
     return lines
 
 

@@ -9,11 +9,10 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from pumphost import boards, paths, plant
-
-paths.use_firmware_core()
-from pump import api, mechanics, syringes  # noqa: E402
-from pump import rate as core_rate  # noqa: E402
+from pump import api, mechanics, syringes
+from pump import rate as core_rate
+from pumphost import boards
+from pumphost.sim import plant
 
 # Non-finite floats (TOML's inf and nan) are refused for every key: "a finite number".
 _STRICT = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
@@ -157,7 +156,7 @@ class Scenario:
     events: list[Event] = field(default_factory=list)
     dose: tuple[int, int] | None = None  # the program as a dose: (ug/24 h, ug/mL)
     # With a [plant] table (or [[fault]]s): the pump has a load cell and a syringe switch,
-    # and the plant model (pumphost.plant) pushes back.
+    # and the plant model (pumphost.sim.plant) pushes back.
     plant_seed: int | None = None
     ceiling: str = "medium"
     faults: list[tuple[float, str]] = field(default_factory=list)  # (at s, kind)

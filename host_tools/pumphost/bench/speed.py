@@ -5,10 +5,10 @@ import time
 
 from mpremote.transport_serial import SerialTransport
 
-from pumphost import scenario
-from pumphost.emulator import Emulator
 from pumphost.paths import REPO
-from pumphost.vboard import DEFAULT_IMAGE, VBoardError, VirtualBoard
+from pumphost.sim import scenario
+from pumphost.sim.emulator import Emulator
+from pumphost.vboard.virtual import DEFAULT_IMAGE, VBoardError, VirtualBoard
 
 _TARGET = 100_000  # x real time for the octreotide day (issue 2)
 
@@ -74,7 +74,9 @@ def on_virtual_pico(steps: int = 3000) -> None:
 
 
 if __name__ == "__main__":
-    from pumphost import bench_alarms, bench_stall, bench_vboard
+    from pumphost.bench import alarms as bench_alarms
+    from pumphost.bench import stall as bench_stall
+    from pumphost.bench import vboard as bench_vboard
 
     main()
     on_virtual_pico()

@@ -1,0 +1,1 @@
+"""Benchmarks (make bench, make bench-alarms): speed, alarm timing, stalls."""

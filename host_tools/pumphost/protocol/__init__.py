@@ -1,0 +1,1 @@
+"""A pump's protocol from the host: the client and its fuzzer."""

@@ -1,0 +1,1 @@
+"""The emulator: the firmware application on simulated hardware, scenarios and the plant."""
