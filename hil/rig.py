@@ -14,7 +14,7 @@ NS_PER_S = 1_000_000_000
 CHUNK_NS = 100_000_000  # the plant follows the board every 100 ms: the HX711's sample period
 # A spare pump GPIO a test may pulse to mark a moment of its own (a flash program); the
 # bench fixture captures it as its MARK input and can cut the power on its edge.
-MARK_PIN = 15
+MARK_PIN = 19  # (GP15 is the alarm buzzer's)
 
 
 @dataclass
