@@ -16,7 +16,7 @@ BOARD ?= pico
 
 -include boards/build/build.mk
 
-.PHONY: help deploy demo check test test-setup test-py test-upy mpy-check lint bench bench-alarms \
+.PHONY: help deploy demo check test test-setup test-py test-upy mpy-check lint bench bench-alarms bench-power \
 	hil-virtual hil clean venv bootrom vboard-deps
 
 help:
@@ -24,6 +24,7 @@ help:
 	@echo "make test           install what is needed, then run every test (CI runs this)"
 	@echo "make check          the inner loop: lint, tests/ and the unix-port core tests (~1 min)"
 	@echo "make bench          emulator and core speed figures"
+	@echo "make bench-power    the energy budget and battery life, and gauge run-downs"
 	@echo "make lint           ruff"
 	@echo "make firmware BOARD=pico|vpico   build a MicroPython image with our firmware frozen in"
 	@echo "make deploy PORT=/dev/ttyACM0    copy firmware/pump and drivers to a board's flash"
@@ -50,8 +51,13 @@ demo: $(VENV)/.stamp
 	$(PUMPCTL) sim $(SCENARIO) --log $(DEMO)/pump.plog
 	$(PUMPCTL) logs verify $(DEMO)/pump.plog
 	$(PUMPCTL) logs report $(DEMO)/pump.plog -o $(DEMO)/report.html --drug "octreotide (demo)"
+	@rm -rf $(DEMO)/screens
+	$(PUMPCTL) sim host_tools/scenarios/bedside/octreotide.toml --screens $(DEMO)/screens >/dev/null
 	@echo "dose and event log: $(CURDIR)/$(DEMO)/pump.plog"
 	@echo "report:             $(CURDIR)/$(DEMO)/report.html"
+	@echo "screens (the same day from the pump's keys, $$(ls $(DEMO)/screens | wc -l) PNGs in $(CURDIR)/$(DEMO)/screens):"
+	@for s in home titrate-check alarm-occlusion; do \
+		echo "  $$s: $(CURDIR)/$(DEMO)/screens/$$(cd $(DEMO)/screens && ls *-$$s.png | head -1)"; done
 
 # --- tests ------------------------------------------------------------------------------
 # pytest-xdist workers for tests/ (auto: one per core)
@@ -105,6 +111,12 @@ lint: $(VENV)/.stamp
 BUDGET_S ?= 840
 bench-alarms: $(VENV)/.stamp
 	$(PY) -m pumphost.bench.alarms --budget-s $(BUDGET_S)
+
+# The energy budget per battery and rate (each constant with its source) and randomised
+# battery run-downs of the gauge against the simulated cell.
+bench-power: $(VENV)/.stamp
+	$(PY) -m pumphost.bench.power
+	$(PY) -m pumphost.bench.rundowns 1000
 
 bench: $(VENV)/.stamp micropython-unix bootrom vboard-deps
 	@$(MAKE) --no-print-directory firmware BOARD=vpico >/dev/null

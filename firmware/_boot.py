@@ -25,5 +25,34 @@ except OSError:
 vfs.mount(fs, "/")
 del vfs, bdev, fs, rp2, Pin
 
+# The alarm buzzer and LED from here on (drivers/alarmsignal.py: PIO and DMA, no Python once
+# started), after the mount so that a deployed copy is the one used: a soft or watchdog reset
+# that cut a running or paused delivery sounds the high-priority alarm now, before the pump is
+# built (boardapp hands the same signal to the pump, which raises delivery_interrupted), and
+# so does a pump that fails to come up at all.
+_HIGH = 3  # pump.alarms.HIGH (a broken deployed pump/ must not stop the alarm)
+try:
+    from drivers import alarmsignal
+    from drivers.retained import Retained
+    from pump import controller as _ctl
+    from pump.recovery import CODES
+
+    _kept = Retained().read()
+    _signal = alarmsignal.get(board)
+    if _kept is not None and _kept[0] in (CODES[_ctl.RUNNING], CODES[_ctl.PAUSED]):
+        _signal.show(_HIGH, _HIGH)
+    del Retained, CODES, _ctl
+except Exception as e:  # noqa: BLE001 - the pump comes up without its buzzer and LED
+    alarmsignal = None
+    print("alarm signal: not started:", repr(e))
+
 # Modules on the flash (make deploy) shadow the frozen ones, so mount first.
-from boardapp import pump  # noqa: E402, F401
+try:
+    from boardapp import pump  # noqa: E402, F401
+except Exception:
+    if alarmsignal is not None:  # no pump: a high-priority alarm until a reset
+        try:
+            alarmsignal.get(board).show(_HIGH, _HIGH)
+        except Exception:  # noqa: BLE001, S110 - what boardapp raised is the news
+            pass
+    raise

@@ -87,7 +87,51 @@ def _drug_library():
         return None
 
 
+def _alarm_signal():
+    # The buzzer and LED _boot.py started (drivers/alarmsignal.py); the pump runs on without.
+    from drivers import alarmsignal
+
+    try:
+        return alarmsignal.get(board)
+    except Exception as e:  # noqa: BLE001 - delivery does not depend on it
+        print("alarm signal: not started:", repr(e))
+        return None
+
+
+def _bedside_parts():
+    # The SSD1306 panel on I2C0 and the six keys (drivers/ssd1306.py, drivers/keypins.py); the
+    # pump runs on without either. A panel that does not answer is found by the UI's first
+    # write: the display_fault alarm (pump/ui.py).
+    display = keys = None
+    try:
+        from drivers import ssd1306
+
+        display = ssd1306.open_board(board.PINS)
+    except Exception as e:  # noqa: BLE001 - delivery does not depend on it
+        print("display: not started:", repr(e))
+    try:
+        from drivers.keypins import KeyPins
+
+        keys = KeyPins(board.PINS)
+    except Exception as e:  # noqa: BLE001 - delivery does not depend on it
+        print("keys: not started:", repr(e))
+    return display, keys
+
+
+def _supply():
+    # The supply's sensing (drivers/supply.py: ADC3, GP24, the cell's divider) for the gauge
+    # and the battery alarms (pump/power.py); the pump runs on without.
+    from drivers import supply
+
+    try:
+        return supply.get(board)
+    except Exception as e:  # noqa: BLE001 - delivery does not depend on it
+        print("supply: not read:", repr(e))
+        return None
+
+
 hx711, cell = _load_cell() if getattr(board, "LOAD_CELL", False) else (None, None)
+_display, _keys = _bedside_parts()
 # The same assembly as the emulator's (pump/app.py): pump, program runner, protocol handler.
 app = pump_app.build(
     pump_app.HAL(
@@ -103,9 +147,15 @@ app = pump_app.build(
         library=_drug_library(),
         rand=protolink.urandom,
         boot=_follow_image,
+        signal=_alarm_signal(),
+        supply=_supply(),
+        display=_display,
+        keys=_keys,
+        image_id=imageid.ID,
     )
 )
 pump, runner, proto = app.pump, app.runner, app.proto
+ui = app.ui  # the bedside interface (pump/ui.py), or None
 watchdog = WDT(timeout=WATCHDOG_MS)
 
 
@@ -146,6 +196,90 @@ def _period(ms):
 
 
 pump.follow_period(_period)
+
+UI_POLL_MS = 10  # while a key is down the keys are sampled this often (pump.keys: 20 ms)
+UI_STEP_POLLS = 5  # and the UI steps every 5th poll: 50 ms
+UI_IDLE_MS = 250  # no key down: the UI steps this often; a key's edge (a pin IRQ) speeds up
+ui_timer = Timer(-1)
+
+
+class _Bedside:
+    # The UI's timer: fast (UI_POLL_MS) from a key's edge until every key is up again, else
+    # slow (UI_IDLE_MS). An idle pump wakes 4 times a second for the UI, not 100 (on the
+    # virtual Pico a 10 ms timer made all simulated time 12 times slower). Attributes and
+    # default arguments, not globals, in the callbacks: see _tick.
+
+    def __init__(self, face, timer):
+        self.face = face
+        self.timer = timer
+        self.fast = False
+        self.periodic = Timer.PERIODIC
+        self.cb = self.tick  # bound once: re-arming the timer allocates nothing
+
+    def rate(self, fast, poll=UI_POLL_MS, idle=UI_IDLE_MS):
+        self.fast = fast
+        self.timer.init(mode=self.periodic, period=poll if fast else idle, callback=self.cb)
+
+    def edge(self, _pin):
+        if not self.fast:
+            self.rate(True)
+
+    def tick(self, _t, ms=time.ticks_ms, off=disable_irq, on=enable_irq, every=UI_STEP_POLLS):
+        # The keys; then (every `every` polls when fast) the UI's step with interrupts off
+        # (its commands, as the protocol's, must not be cut half way by a Ctrl-C; a few ms)
+        # and the drawing with them on (the canvas and the 1 KB I2C write take tens of ms;
+        # the PIO steps on from its FIFO meanwhile).
+        face = self.face
+        try:
+            now = ms()
+            face.poll(now)
+            if self.fast and face.polls % every:
+                return
+            s = off()
+            try:
+                try:
+                    if _t:
+                        pass
+                except KeyboardInterrupt:
+                    pass
+                face.step(now, False)
+            finally:
+                on(s)
+            face.flush()
+            if self.fast == face.keys.idle():  # (a key the IRQ missed: the slow poll saw it)
+                self.rate(not self.fast)
+        except KeyboardInterrupt:
+            pass  # meant for the REPL's code, landed in the drawing: the next step draws again
+        except MemoryError:
+            pass  # no heap now (locked, or full): the next tick tries again; print would fail
+        except Exception as e:  # noqa: BLE001 - a fault in the UI must not stop the timer
+            face.faults += 1
+            print("bedside UI:", repr(e))
+
+
+_bedside = _Bedside(ui, ui_timer) if ui is not None else None
+
+
+def bedside(on=True):
+    """The bedside UI's timer (and its key IRQs) on or off (a HIL test that draws on the
+    panel itself first turns it off)."""
+    if _bedside is None:
+        return
+    if on:
+        if _keys is not None:
+            _keys.irq(_bedside.edge)
+        _bedside.rate(False)
+    else:
+        if _keys is not None:
+            _keys.irq(None)
+        ui_timer.deinit()
+
+
+if ui is None:
+    if app.ui_error is not None:
+        print("bedside UI: not started:", repr(app.ui_error))
+else:
+    bedside(True)
 # The pump protocol on UART1 (protolink.py); in clinical mode the REPL goes off for good.
 link = None
 if proto is None:

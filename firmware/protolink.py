@@ -128,13 +128,14 @@ class Link:
         if busy:
             self._quiet = 0
             if self.slow:
-                self._every(POLL_MS)
+                self.every(POLL_MS)
         elif not self.slow:
             self._quiet += 1
             if self._quiet >= QUIET_POLLS:
-                self._every(IDLE_MS)
+                self.every(IDLE_MS)
 
-    def _every(self, ms):
+    def every(self, ms):
+        """Poll every `ms` (POLL_MS or IDLE_MS) from now on, on the link's timer."""
         self.slow = ms != POLL_MS
         if self.timer is not None:
             self.timer.init(mode=Timer.PERIODIC, period=ms, callback=self._cb)
@@ -195,10 +196,8 @@ class Link:
             code, msg = "internal", "%s: %s" % (type(e).__name__, e)
         # The line being read is dropped with its bytes up to the newline.
         self.faults += 1
-        self.proto._buf = bytearray()
-        self.proto._drop = False
         self._mid = False
-        return self.proto._error(None, code, msg)
+        return self.proto.fail_line(code, msg)
 
     def _flush(self):
         """Writes what the UART's TX ring takes now; True while something is left."""
@@ -228,7 +227,7 @@ def start(proto):
     )
     link = Link(proto, uart)
     link.timer = Timer(-1)
-    link._every(POLL_MS)
+    link.every(POLL_MS)
     pins = (board.PINS["proto_tx"], board.PINS["proto_rx"], BAUD)
     print("protocol: UART1 (GP%d TX, GP%d RX) at %d baud" % pins)
     return link

@@ -44,7 +44,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
-        "markers", "rig(*caps): needs rig capabilities (pins, time, power, plant); skipped without"
+        "markers",
+        "rig(*caps): needs rig capabilities (pins, time, power, plant, supply); skipped without",
     )
 
 

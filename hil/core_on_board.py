@@ -7,13 +7,18 @@ from pathlib import Path
 from dut import DUT
 
 TESTS = Path(__file__).resolve().parents[1] / "tests"
+FIRMWARE = TESTS.parent / "firmware"
 _HELPERS = ("harness.py", "fakestepper.py")
+# fakestepper's step executor model: never frozen into the image, so it goes beside the tests
+_MODELS = ("simhw/__init__.py", "simhw/stepper.py")
 
 
 def run_core_module(dut: DUT, module: str) -> str:
     files = {"/tests/upy_run.py": (TESTS / "upy_run.py").read_bytes()}
     for name in (*_HELPERS, f"{module}.py"):
         files[f"/tests/core/{name}"] = (TESTS / "core" / name).read_bytes()
+    for name in _MODELS:
+        files[f"/tests/core/{name}"] = (FIRMWARE / name).read_bytes()
     dut.put(files)
     return dut.exec(
         "import sys\n"

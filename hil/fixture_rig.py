@@ -61,7 +61,8 @@ class FixtureBoard:
                 return name
         pytest.skip(
             f"SKIPPED LOUDLY: the bench fixture does not watch pump GPIO {pin} (it captures "
-            f"STEP, DIR, EN and MARK on GPIO {MARK_PIN}): wire the pin to a fixture input or "
+            f"STEP, DIR, EN, MARK on GPIO {MARK_PIN}, the alarm buzzer and LED): wire the pin "
+            "to a fixture input or "
             "run this test with --target virtual or --rig virtual"
         )
 

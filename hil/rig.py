@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pump import loadcell, mechanics
 from pumphost import boards
 from pumphost.sim import plant
+from pumphost.sim.hal import hx711_counts
 from pumphost.vboard.virtual import VirtualBoard
 
 NS_PER_S = 1_000_000_000
@@ -77,8 +78,7 @@ class PlantLoop:
         self.faults: list[tuple[str, int]] = []  # kind, simulated ns injected at
 
     def counts(self, force_n: float) -> int:
-        counts = self.offset + round(force_n * self.scale)
-        return max(loadcell.RAW_MIN, min(loadcell.RAW_MAX, counts))
+        return hx711_counts(force_n, self.offset, self.scale)  # the emulator's HX711 too
 
     def inject(self, kind: str) -> int:
         """A plant fault from now on; returns the simulated time (ns) it took effect."""
@@ -183,8 +183,13 @@ class PlantLoop:
         return len(self.rig.step_times(since_ns, until_ns))
 
 
+def adc_raw(mv: int) -> int:
+    """The RP2040 ADC's 12-bit result for mv at the pin (3V3 reference; board.mjs's adcRaw)."""
+    return max(0, min(4095, round(mv * 4095 / 3300)))
+
+
 class VirtualRig:
-    capabilities = frozenset({"pins", "time", "power", "plant"})
+    capabilities = frozenset({"pins", "time", "power", "plant", "supply"})
 
     def __init__(self, board: VirtualBoard, pins: dict[str, int]) -> None:
         self.board = board
@@ -237,6 +242,19 @@ class VirtualRig:
     def plant(self, syringe_id: str, fill_ml: float, seed: int = 1) -> PlantLoop:
         """The plant in the loop from now, for the syringe the pump has loaded."""
         return PlantLoop(self, syringe_id, fill_ml, seed)
+
+    def supply(self, vsys_mv: int, cell_pin_mv: int, vbus: bool) -> None:
+        """The Pico's supply sensing (issue 21, drivers/supply.py): VSYS on ADC3 (through
+        the board's 1/3 divider), the cell's divider on ADC2 (-1: leave it), VBUS on GP24."""
+        b = self.board
+        b.set_adc(3, adc_raw(vsys_mv // 3))
+        if cell_pin_mv >= 0:
+            b.set_adc(2, adc_raw(cell_pin_mv))
+        b.set_input(self.pins["vbus_sense"], int(vbus))
+
+    def idle_supply(self) -> None:
+        """Back to the board's resting supply: USB present, a fresh 9 V cell (board.mjs)."""
+        self.supply(4750, 9500 // 4, True)
 
     def idle_plant(self) -> None:
         """Back to the board's resting devices: zero force, a working cell, syringe seated."""

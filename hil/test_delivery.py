@@ -108,7 +108,7 @@ def test_pause_and_resume_lose_or_add_nothing(pump: DUT, rig: VirtualRig) -> Non
 _PAUSE_AT = """
 import time
 def pause_at(x):
-    c = pump._ctl
+    c = pump.controller
     p = c._plan
     k = p.due(time.ticks_diff(time.ticks_us(), c.zero)) + 2
     t = time.ticks_add(c.zero, p.time_of(k) + x)
@@ -116,7 +116,7 @@ def pause_at(x):
     try:
         while time.ticks_diff(t, time.ticks_us()) > 0:
             pass
-        c.pause(pump._halt())
+        c.pause(pump._motion.halt())
     finally:
         pump._busy -= 1
         pump._settle()
@@ -153,7 +153,7 @@ def test_the_step_ring_keeps_whole_entries_in_steady_state(pump: DUT, rig: Virtu
     rate = rates.from_ml_per_h(5)
     t0 = _start(pump, rig, "pump.rate('5')")
     rig.run_s(60)
-    st = pump.eval("(pump.state, pump._stepper._done, pump.status()['steps'])")
+    st = pump.eval("(pump.state, pump._motion._st._done, pump.status()['steps'])")
     pump.exec("pump.pause()")
     state, entries, counted = st
     steps = rig.step_times(t0)

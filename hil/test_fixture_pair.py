@@ -11,10 +11,12 @@ windows, every interval to the microsecond, pause/resume against EN) and every p
 loop alarm (test_alarms.py: the occlusion with its back-off and release bolus, the syringe
 removed, the load cell open or saturated, near-empty then empty at the end of a small fill:
 the switch driven and the HX711 played by the fixture's PIO, the plant following the pump in
-the background, as on a bench), and a power cut half-way into a log write, timed by the
-fixture's PIO on the pump's MARK line. Left out, for time: the octreotide rate (65 s
-windows) and the other files (power cuts, resets, protocol, REPL safety, ...); all of them
-run through the fixture in `make hil-bench-pair`, about 20 minutes.
+the background, as on a bench), a power cut half-way into a log write, timed by the
+fixture's PIO on the pump's MARK line, and the alarm buzzer and LED decoded per priority
+(high, medium, low; test_signals.py) from the fixture's capture of their pins. Left out,
+for time: the octreotide rate (65 s windows) and the other files (power cuts, resets,
+protocol, REPL safety, ...); all of them run through the fixture in `make hil-bench-pair`,
+about 20 minutes.
 `PUMP_HIL_BENCH=all` runs the whole suite (`make hil-bench-pair`): every test the virtual rig
 passes must pass, and none may skip for want of a rig capability or a port.
 """
@@ -39,6 +41,10 @@ SUBSET = [
     "test_delivery.py::test_pause_and_resume_lose_or_add_nothing",
     "test_alarms.py",
     "test_log.py::test_a_power_cut_on_the_pumps_own_write_loses_nothing_committed",
+    # the alarm signals decoded from the fixture's capture of the buzzer and LED pins
+    "test_signals.py::test_high_priority_sounds_and_flashes_after_the_table",
+    "test_signals.py::test_medium_priority_sounds_and_flashes_after_the_table",
+    "test_signals.py::test_low_priority_pattern_after_the_table",
 ]
 # The whole suite, but for this test and the 24 h run; the files that start virtual boards of
 # their own skip under --target serial, as they do on a real bench.

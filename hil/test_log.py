@@ -19,7 +19,7 @@ from rig import VirtualRig
 from pumphost.logs import dump
 from pumphost.logs.verify import verify
 
-MARK = 15  # a free GPIO: high while the log programs the flash (rig edges time the writes)
+MARK = 19  # a free GPIO: high while the log programs the flash (rig edges time the writes)
 LOG = "pump.log"
 
 SETUP = f"""

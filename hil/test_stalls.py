@@ -66,7 +66,9 @@ def test_an_exception_in_the_service_step_stops_the_motor(pump: DUT, rig: Virtua
     pump.exec("pump.rate('5')\npump.start()")
     rig.run_s(0.5)
     # A bug in the step path, as a deployed module might have: the next service step raises.
-    pump.exec("def _bug(*a):\n    raise ZeroDivisionError('bug')\npump._ctl.next_batch = _bug")
+    pump.exec(
+        "def _bug(*a):\n    raise ZeroDivisionError('bug')\npump.controller.next_batch = _bug"
+    )
     rig.run_s(3)
     status = pump.eval("pump.status()")
     assert status["state"] == "stopped" and status["alarms"] == ["software_fault"], status

@@ -45,7 +45,7 @@ def _running_for(seconds: int, log: bool = False) -> Emulator:
     emu = Emulator(scenario.load(SCENARIO), log=log)
     emu.pump.set_rate_nl_h(*emu.sc.rate)
     emu.pump.start()
-    emu._run_until(seconds * 1_000_000)
+    emu.run_until(seconds * 1_000_000)
     return emu
 
 

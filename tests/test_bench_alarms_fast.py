@@ -24,9 +24,10 @@ from pumphost.sim.emulator import Emulator
 def test_the_detector_gets_what_it_gets_on_the_emulator(
     syringe: str, fill: str, rate: str, hours: float
 ) -> None:
-    # The full emulator (pump.api.Pump and its service step on the plant), its detector's
-    # every input recorded, against the fast path with the emulator's mN conversion and the
-    # plant's own noise: the same (time, mN, steps) stream, sample for sample.
+    # The full emulator (pump.api.Pump and its service step on the plant, its HX711 words
+    # through the board's LoadCell), its detector's every input recorded, against the fast
+    # path with the board's conversion and the plant's own noise: the same (time, mN, steps)
+    # stream, sample for sample.
     text = scenario.plant_scenario(syringe, fill, rate, hours, 42, "low")
     sc = scenario.parse(text, "cross")
     emu = Emulator(sc)
@@ -46,7 +47,6 @@ def test_the_detector_gets_what_it_gets_on_the_emulator(
         0,
         plan=plan,
         noise="plant",
-        board_cell=False,
         end_s=hours * 3600 + 0.05,
         plant_seed=42,
         watch=True,

@@ -63,13 +63,25 @@ def test_a_fixture_on_an_older_protocol_is_refused_naming_both_versions(scripted
 
 def test_a_cut_reports_the_edge_it_cut_on_and_a_refused_one_raises(scripted) -> None:
     fx = scripted(
-        {"V": f"V pumpfix {VERSION} tick_ns 40", "CUT": "CUT 5000 5400", "L": "L 1 0 1 1 6000"}
+        {
+            "V": f"V pumpfix {VERSION} tick_ns 40",
+            "CUT": "CUT 5000 5400",
+            "L": "L 1 0 1 1 0 1 0 6000",
+        }
     )
     c = FixtureClient(fx.url, timeout=2)
     try:
         assert c.cut_on_mark(125, 10, 1000) == (5000, 5400)
         assert fx.got[-1] == "CUT 125 10 1000"
-        assert c.levels() == {"step": 1, "dir": 0, "en": 1, "mark": 1}
+        assert c.levels() == {
+            "step": 1,
+            "dir": 0,
+            "en": 1,
+            "mark": 1,
+            "buzzer": 0,
+            "led_red": 1,
+            "led_green": 0,
+        }
         fx.replies["CUT"] = "ERR CUT no MARK edge within 1000 ms: nothing cut"
         with pytest.raises(FixtureError, match="nothing cut"):
             c.cut_on_mark(125, 10, 1000)

@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-CAPABILITIES = {"pins", "time", "power", "plant"}  # what hil/rig.py's VirtualRig offers
+CAPABILITIES = {"pins", "time", "power", "plant", "supply"}  # what hil/rig.py's VirtualRig offers
 
 # Collects hil/ in a pytest of its own (its conftest and sys.path must not meet this one's)
 # and writes, per test: its fixtures, the capabilities of its rig markers and its source.

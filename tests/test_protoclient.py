@@ -16,7 +16,7 @@ from click.testing import CliRunner
 from progrig import PIN, Rig
 
 from pumphost.cli import cli
-from pumphost.protoclient import LinkError, ProtoClient, PumpError, first_id
+from pumphost.protocol.client import LinkError, ProtoClient, PumpError, first_id
 
 OCT = {
     "dose_ug_24h": 1632,

@@ -26,7 +26,7 @@ class ProtocolMachine(RuleBasedStateMachine):
     )
     def setup(self, start_tick, dose, lockout_min, max_per_h, extra_ug, bolus_ug):
         self.r = Rig(fill="10", start_tick=start_tick)
-        self.vol = Fraction(*self.r.pump._ctl.vol)
+        self.vol = Fraction(*self.r.pump.controller.vol)
         tmax = 2500
         self.max24_ug = tmax + bolus_ug + extra_ug
         self.spec = {

@@ -46,3 +46,5 @@ for _board in (os.environ.get("PUMP_BOARD", "pico"), "pico"):
     if os.path.isfile("../%s/board.py" % _board):
         module("board.py", base_path="../" + _board)
         break
+# The battery definitions (issue 21): drivers/supply.py gives the pump the one board.BATTERY names.
+module("batteries.py", base_path="..")

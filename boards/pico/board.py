@@ -31,7 +31,15 @@ PINS = {
     "key_down": 10,
     "key_info": 11,
     "key_bolus": 12,  # bolus / back
+    # The supply (issue 21, boards/pico/WIRING.md): on the Pico board itself, GP29 is ADC3
+    # reading VSYS/3 and GP24 reads VBUS present (Pico datasheet); GP28 (ADC2) takes a 9 V
+    # cell through a 300k/100k divider (the cell feeds a regulator, so VSYS cannot show it).
+    "vsys_adc": 29,
+    "vbus_sense": 24,
+    "cell_adc": 28,
 }
+# The cell fitted (boards/batteries.py); None: a pump that does not know its supply.
+BATTERY = "6lr61"
 EN_ACTIVE_LOW = True
 # Forward (plunger towards the syringe tip) is DIR high.
 DIR_FORWARD = 1

@@ -152,6 +152,13 @@ class PIOStepper:
     def room(self):
         return _RING - (self._tail - self._done) - (1 if self._open else 0)
 
+    def queued(self):
+        """Steps in the closed entries not yet counted: the ring's reserve (make bench)."""
+        r, n = self._ring, 0
+        for k in range(self._done, self._tail):
+            n += r[(k % _RING) * _F]
+        return n
+
     def queue(self, count, interval):
         """Append `count` steps `interval` us apart. The first step of a segment has no entry
         boundary before it, so it gets an entry of its own."""

@@ -30,6 +30,9 @@ OCCLUSION = "occlusion"
 SYRINGE_REMOVED = "syringe_removed"
 SENSOR_FAULT = "sensor_fault"  # the load cell gives no data or saturates
 NEAR_EMPTY = "near_empty"
+DISPLAY_FAULT = "display_fault"  # the panel does not answer on I2C (pump/ui.py: delivery goes on)
+BATTERY_LOW = "battery_low"  # pump/power.py: 48 min of battery left at the running drain
+BATTERY_DEPLETED = "battery_depleted"  # pump/power.py: the motor stops while the supply holds
 
 # kind: (code in the log's ALARM and FAULT records, priority, what must happen before
 # delivery can restart). A code never changes once released.
@@ -44,12 +47,13 @@ KINDS = {
     SYRINGE_REMOVED: (8, HIGH, "seat the syringe, then load and program again"),
     SENSOR_FAULT: (9, HIGH, "service the force sensor"),
     NEAR_EMPTY: (10, MEDIUM, "prepare a new syringe"),
+    DISPLAY_FAULT: (11, MEDIUM, "delivery goes on: replace the pump at the next syringe change"),
+    BATTERY_LOW: (12, MEDIUM, "connect mains or change the battery"),
+    BATTERY_DEPLETED: (13, HIGH, "change the battery, then load and program again"),
 }
 
-# Buzzer and LED per priority: (pulses per burst, burst period ms, LED flash period ms).
-# IEC 60601-1-8: high = fast red flashing and 10-pulse bursts; medium = slow yellow flashing
-# and 3-pulse bursts; low = steady yellow and 1-2 pulses.
-PATTERNS = {HIGH: (10, 5000, 500), MEDIUM: (3, 15000, 1600), LOW: (1, 30000, 0)}
+# The buzzer's bursts and the LED's flashing per priority, with the IEC 60601-1-8 table they
+# keep to: pump/signals.py.
 
 
 class AlarmError(ValueError):
@@ -82,6 +86,9 @@ class AlarmManager:
         self._keep = keep
         self.history = []  # newest last, at most `keep` cleared ones
         self._silenced_at = None
+        # changed(now) after a raise, acknowledge, silence or clear (pump.signals.Annunciator:
+        # the buzzer and LED follow at once), or None
+        self.changed = None
 
     def active(self):
         return [a for a in self.history if a.cleared is None]
@@ -101,6 +108,7 @@ class AlarmManager:
         self._silenced_at = None  # a new alarm always sounds
         self._log.add(now, events.ALARM, a.code, RAISED)
         self._trim()
+        self._changed(now)
         return a
 
     def acknowledge(self, now):
@@ -113,6 +121,7 @@ class AlarmManager:
                 n += 1
         if not n:
             raise AlarmError("no alarm to acknowledge")
+        self._changed(now)
         return n
 
     def silence(self, now):
@@ -123,6 +132,7 @@ class AlarmManager:
         self._silenced_at = now
         for a in sounding:
             self._log.add(now, events.ALARM, a.code, SILENCED)
+        self._changed(now)
 
     def clear(self, now, kind=None):
         """The condition is gone and the user restarted (or loaded) the pump: clear `kind`,
@@ -132,6 +142,12 @@ class AlarmManager:
                 a.cleared = now
                 self._log.add(now, events.ALARM, a.code, CLEARED)
         self._trim()
+        self._changed(now)
+
+    def _changed(self, now):
+        hook = self.changed
+        if hook is not None:
+            hook(now)
 
     def stops_motor(self):
         for a in self.history:
@@ -148,6 +164,15 @@ class AlarmManager:
         top = 0
         for a in self.history:
             if a.cleared is None and not a.acknowledged and a.priority > top:
+                top = a.priority
+        return top
+
+    def lit(self):
+        """Priority the alarm light shows (0: dark): the highest active alarm, acknowledged
+        or silenced too, until it is cleared."""
+        top = 0
+        for a in self.history:
+            if a.cleared is None and a.priority > top:
                 top = a.priority
         return top
 

@@ -1,10 +1,14 @@
-# The pump's command API, used from the REPL (`mpremote resume exec "pump.start()"`) and,
-# later, by the serial protocol. Pure logic: it is handed a stepper (PIO on the Pico, a
-# simulated one in tests), a clock and a place for state that survives a soft or watchdog
-# reset, and never touches hardware itself.
+# The pump's command API, used from the REPL (`mpremote resume exec "pump.start()"`) and by
+# the serial protocol. Pure logic: it is handed a stepper (PIO on the Pico, a simulated one
+# in tests), a clock and a place for state that survives a soft or watchdog reset, and never
+# touches hardware itself.
 #
-# Safety rules kept here: stop is never refused; anything that goes wrong after the motor
-# was touched ends with the motor halted, EN off and the controller stopped with an alarm.
+# Pump is a facade over parts with one job each: pump.motion (alone owns the stepper, and
+# keeps the stop invariant: anything that goes wrong after the motor was touched ends with
+# the motor halted, EN off and the controller stopped with an alarm; stop is never refused),
+# pump.supervision (checks that return an alarm or nothing), pump.recovery (what a reset or
+# a power cut left, at boot), pump.upkeep (the log's share of the service step) and
+# pump.alarms (the latched alarms).
 
 from binascii import hexlify
 
@@ -12,11 +16,14 @@ from micropython import const
 
 from pump import alarms as alarm_mod
 from pump import controller as ctl
-from pump import events, logrec, mechanics
+from pump import events, mechanics, recovery, signals
 from pump import occlusion as occ
 from pump import rate as rates
+from pump import supervision as sv
+from pump.motion import Motion
 from pump.planner import StepPlanner
-from pump.ticks import ticks_add, ticks_diff
+from pump.supervision import sensors as sensor_alarm
+from pump.upkeep import LogUpkeep
 
 # The alarm kinds this module raises (pump.alarms names them).
 ALARM_UNDERRUN = alarm_mod.STEP_UNDERRUN
@@ -48,18 +55,6 @@ SERVICE_SLOW_MS = const(100)
 SERVICE_CALM_MS = const(500)
 _FAST_STEPS_H = const(3600000 // SERVICE_MS)  # one step per SERVICE_MS: 50 steps/s
 _CALM_STEPS_H = const(18000)  # 5 steps/s: 2.5 per SERVICE_CALM_MS
-_LOG_SERVICE_US = 1000000
-# After an occlusion alarm the plunger draws back the volume the detector says is trapped, so
-# the line holds no pressure when it opens (the T34's back-off): at 1,000 steps/s, capped.
-_BACKOFF_US = 1000
-_BACKOFF_MAX_NL = 50000
-_CAUSES = {"a soft reset": events.CAUSE_SOFT, "a watchdog reset": events.CAUSE_WATCHDOG}
-
-# State codes kept across resets (see Pump.__init__ and drivers/retained.py).
-_CODES = {ctl.IDLE: 1, ctl.RUNNING: 2, ctl.PAUSED: 3, ctl.STOPPED: 4, ctl.COMPLETE: 5}
-_INTERRUPTIBLE = (2, 3)
-
-
 SERIAL_MAX = 12  # characters: a pulled log's header has room for 12 (pump/LOG-FORMAT.md)
 
 
@@ -72,44 +67,6 @@ def check_serial(s):
         if not ("a" <= c <= "z" or "A" <= c <= "Z" or "0" <= c <= "9" or c in "._-"):
             raise ValueError("a pump serial has only letters, digits, '.', '_' and '-'")
     return s
-
-
-def _ul_str(nl_num, nl_den):
-    ul1000 = nl_num // nl_den  # whole nL
-    return "%d.%03d" % (ul1000 // 1000, ul1000 % 1000)
-
-
-_RUNNING_CODES = (events.START, events.RESUME, events.DELIVERED)
-_ENDED_CODES = (events.STOP, events.COMPLETE, events.BOOT, events.LOAD)
-_LOOK_BACK = 48  # records: a running pump writes DELIVERED every minute
-
-
-def _cut_program(log):
-    """From the flash log's newest records: ("running" | "paused", steps, nL) if a program
-    was in force when the board lost power, else None (the in-RAM log has no past)."""
-    read = getattr(log, "read", None)
-    if read is None:
-        return None
-    n = log.count
-    page = read(n - _LOOK_BACK if n > _LOOK_BACK else 0, _LOOK_BACK)
-    state, steps, nl, counted = None, 0, 0, False
-    off = len(page) - logrec.ENTRY
-    while off >= 0:  # newest first
-        seq = int.from_bytes(page[off : off + 4], "little")
-        rec = page[off + 4 : off + logrec.ENTRY]
-        off -= logrec.ENTRY
-        if not logrec.check(rec, seq):
-            continue
-        code, _, a, b = logrec.unpack(rec)
-        if code == events.DELIVERED and not counted:  # cumulative: the newest says most
-            nl, steps, counted = a, b, True
-        if code in _ENDED_CODES:
-            return None if state is None else (state, steps, nl)
-        if state is None and code in _RUNNING_CODES:
-            state = "running"
-        elif state is None and code == events.PAUSE:
-            state = "paused"
-    return None if state is None else (state, steps, nl)
 
 
 def _command(fn):
@@ -128,8 +85,6 @@ def _command(fn):
 
 
 class Pump:
-    program = None  # a pump.program.Runner once programs are in use: its service step
-
     def __init__(
         self,
         mech,
@@ -150,72 +105,89 @@ class Pump:
         # board's unique id (machine.unique_id(); all zeros, as on the virtual Pico: none).
         self.serial = check_serial(serial) if serial else ""
         self.uid = bytes(uid) if any(uid) else b""
+        # A pump.runner.Runner once programs are in use (it sets itself here): its service
+        # step. An instance attribute: the service step reads it, and MicroPython finds a
+        # class attribute only after missing the instance's (a tenth of an idle step).
+        self.program = None
+        self.signal = None  # a pump.signals.Annunciator once a buzzer and LED are attached
+        # A pump.power.PumpPower once the supply is known (pump/app.py sets it): the gauge
+        # and the battery alarms, serviced at the end of each service step.
+        self.power = None
         self._busy = 0  # commands running (see _command); the service step waits meanwhile
         self.stepped = False  # a command (status) ran the step cleanly since the last service
         self._drive = mechanics.Drive(
             mech["lead_um"], mech["full_steps_per_rev"], mech["microsteps"]
         )
-        self._stepper = stepper
         self._clock = clock
         self._retained = retained
         # The load cell and syringe switch, or None (a pump without them: no occlusion or
         # removal detection). take() -> the next force sample in mN or None; fault: 0 ok,
         # 1 no data (open), 2 saturated; present() -> the syringe switch.
         self._sensors = sensors
-        self._in_flight = getattr(stepper, "in_flight", None)  # steps out, not yet counted
         self._ceiling = ceiling
         self._near_min = near_empty_min
         self._near_steps = -1  # steps left at which near-empty warns; -1: not running
-        self._backing = False  # the motor is drawing the plunger back (see _back_off)
-        self._back_left = 0  # steps of the back-off not yet counted
-        self._back_steps = 0  # steps of the back-off counted so far
-        self.backed_nl = 0  # drawn back from this syringe after occlusions (status)
         self._saved_state, self._saved_n = None, -1  # last written: write on changes only
         self.log = log if log is not None else events.EventLog()  # kept across syringes
-        # The flash log (pump.logring) keeps its own housekeeping in the service step, and
-        # a DELIVERED record goes in every delivered_s while running; the in-RAM one has
-        # neither.
-        self._log_service = getattr(self.log, "service", None)
-        self._delivered_us = delivered_s * 1000000
-        self._delivered_due = 0  # tick of the next DELIVERED record while running
-        self._log_due = clock()  # tick of the log's next upkeep
+        self._upkeep = LogUpkeep(self.log, delivered_s, clock())
         self._alarms = alarm_mod.AlarmManager(self.log)
         self._on_period = None  # see follow_period
         self._period = SERVICE_MS
-        before = retained.read() if retained is not None else None
-        stepper.enable(False)  # whatever a reset left on the pins: no holding torque, no steps
-        interrupted = before is not None and before[0] in _INTERRUPTIBLE
-        cut = None if before is not None else _cut_program(self.log)
-        steps = before[1] if interrupted else (cut[1] if cut else -1)
-        self.log.add(clock(), events.BOOT, _CAUSES.get(cause, events.CAUSE_POWER_ON), steps)
+        self._motion = Motion(stepper, clock, self.log, self._save)
+        text = recovery.boot(retained, self.log, cause, clock())
         # No syringe after any reset until someone loads one (load()): nothing is known of
         # what sits in the pump, so it refuses a rate and a start, and logs no LOAD.
         self._set_syringe(None, 0, None)
-        if interrupted:
-            self._interrupted(before, cause)
-        elif cut is not None:
-            # A power cut (nothing retained in RAM or the scratch registers): the flash
-            # log says a program was running or paused. Not a silent stop either.
-            self._ctl.fault(self._clock(), ALARM_INTERRUPTED)
-            self._alarm_text(
-                ALARM_INTERRUPTED,
-                "delivery interrupted by a power cut while %s, after at least %s uL "
-                "(%d steps, the log's last count); load and program again to continue"
-                % (cut[0], _ul_str(cut[2], 1), cut[1]),
-            )
+        if text is not None:
+            # IEC 60601-2-24: no automatic restart after an interruption; the program is
+            # gone, so the user must load and program again (which clears the alarm).
+            self._motion.ctl.fault(self._clock(), ALARM_INTERRUPTED)
+            self._alarm_text(ALARM_INTERRUPTED, text)
         self._save()  # what the scratch registers said is reported: they say idle now
 
-    def _interrupted(self, before, cause):
-        # IEC 60601-2-24: no automatic restart after an interruption; the program is gone,
-        # so the user must load and program again (which clears the alarm).
-        _, steps, vol_num, vol_den = before
-        self._ctl.fault(self._clock(), ALARM_INTERRUPTED)
-        self._alarm_text(
-            ALARM_INTERRUPTED,
-            "delivery interrupted by %s after at least %s uL (%d steps); load and program "
-            "again to continue" % (cause, _ul_str(steps * vol_num, vol_den), steps),
-        )
-        self._save()
+    # --- read-only views ---
+
+    @property
+    def state(self):
+        return self._motion.ctl.state
+
+    @property
+    def program_rate(self):
+        """The programmed rate as an exact (num, den) nL/h, or None."""
+        return self._motion.ctl.rate
+
+    @property
+    def controller(self):
+        """The infusion state machine of the loaded syringe (pump.controller.Controller; a
+        new one on every load), to read: state, rate, vol (nL per step), capacity,
+        delivered, target, boosting(), held(). Commands go through the pump, which keeps
+        the motor in step with it."""
+        return self._motion.ctl
+
+    @property
+    def backed_nl(self):
+        """nL drawn back from this syringe after occlusions (status' backoff_ul)."""
+        return self._motion.backed_nl
+
+    @property
+    def detector(self):
+        """The occlusion detector of the loaded syringe (pump.occlusion), to read; None
+        without a load cell or a syringe."""
+        return self._detector
+
+    def now(self):
+        """The pump's clock now (ticks, us)."""
+        return self._clock()
+
+    def active_alarms(self):
+        """The active alarms (pump.alarms.Alarm: kind, text, priority, acknowledged), oldest
+        first."""
+        return self._alarms.active()
+
+    def alarm_history(self):
+        """Active and recently cleared alarms as pump.alarms.Alarm objects (the same object
+        for as long as the alarm is kept), oldest first; alarms() gives them as dicts."""
+        return self._alarms.history
 
     # --- commands ---
 
@@ -223,8 +195,8 @@ class Pump:
     def load(self, syringe_id, fill_ml):
         """A new syringe: allowed before the first start or after stop/complete. Clears the
         alarms of the previous syringe. After any reset there is none until this."""
-        if self._ctl.state in (ctl.RUNNING, ctl.PAUSED):
-            raise ctl.TransitionError("cannot load a syringe while %s" % self._ctl.state)
+        if self._motion.ctl.state in (ctl.RUNNING, ctl.PAUSED):
+            raise ctl.TransitionError("cannot load a syringe while %s" % self._motion.ctl.state)
         syr = mechanics.Syringe(syringe_id)
         num, den = rates.parse_decimal(fill_ml, "fill in mL", "5")
         fill_nl = num * 1000000 // den
@@ -241,11 +213,10 @@ class Pump:
     def _set_syringe(self, syr, fill_nl, vol):
         """A fresh controller for syringe `syr` holding fill_nl (None: no syringe)."""
         cap = 0 if syr is None else mechanics.steps_for_nl(fill_nl, vol)
-        self._ctl = ctl.Controller(vol, cap, self.log)
+        self._motion.load(vol, cap)
         self._mirrored = 0  # how many of this controller's alarms the manager has
         self.syringe = syr
         self.fill_nl = fill_nl
-        self.backed_nl = 0
         self._detector = None
         if self._sensors is not None and syr is not None:
             self._detector = occ.OcclusionDetector(
@@ -254,7 +225,6 @@ class Pump:
                 COMPLIANCE_NL_PER_MMHG.get(syr.nominal_ul, 35 * syr.nominal_ul // 1000),
                 self._ceiling,
             )
-        self._reported = self._stepper.steps_done  # the driver's count runs on across loads
 
     @_command
     def rate(self, ml_per_h):
@@ -265,7 +235,7 @@ class Pump:
     def dose(self, ug_per_24h, ug_per_ml):
         """Set a dose: pump.dose(1632, 500) is 1,632 ug/24 h at 500 ug/mL."""
         r = rates.from_dose(ug_per_24h, ug_per_ml)  # refused here: nothing logged
-        self._ctl.check_rate(r)  # or here (no syringe, a stopped pump): nothing logged
+        self._motion.ctl.check_rate(r)  # or here (no syringe, a stopped pump): nothing logged
         self.log.add(self._clock(), events.PROGRAM, ug_per_24h, ug_per_ml)
         self._set(r)
 
@@ -290,23 +260,15 @@ class Pump:
         """Set the rate as an exact fraction of nL/h (the host tools' exact rates)."""
         self._set(rates.from_ml_per_h(num, den * 1000000))
 
-    @property
-    def state(self):
-        return self._ctl.state
-
-    @property
-    def program_rate(self):
-        """The programmed rate as an exact (num, den) nL/h, or None."""
-        return self._ctl.rate
-
     def _set(self, r):
-        c = self._ctl
+        m = self._motion
+        c = m.ctl
         if c.state != ctl.RUNNING:
             c.set_rate(r, self._clock())
             self._save()
             return
         StepPlanner(c.vol).start_segment(r[0], r[1])  # refuse before touching the motor
-        now = self._halt(keep_enabled=True)
+        now = m.halt(keep_enabled=True)
         try:
             c.set_rate(r, now)
             self._go(now)
@@ -317,9 +279,8 @@ class Pump:
     def start(self):
         """Start delivering at the set rate. Refused (TransitionError, nothing changed) unless
         idle with a syringe loaded and a rate set."""
-        c = self._ctl
         now = self._clock()
-        c.start(now)  # a refusal raises here, before the motor is touched
+        self._motion.ctl.start(now)  # a refusal raises here, before the motor is touched
         try:
             self._go(now)
         finally:
@@ -330,11 +291,12 @@ class Pump:
     def pause(self):
         """Halt the motor and keep the program; the PAUSE record holds the steps delivered,
         exact. A bolus under way ends here. Refused unless running."""
-        c = self._ctl
+        m = self._motion
+        c = m.ctl
         if c.state != ctl.RUNNING:
             c.pause(self._clock())  # refused: says why
         try:
-            c.pause(self._halt())
+            c.pause(m.halt())
         finally:
             self._settle()
 
@@ -346,7 +308,7 @@ class Pump:
         for a in self._alarms.active():
             if a.kind == ALARM_OCCLUSION and not a.acknowledged:
                 raise ctl.TransitionError("acknowledge the occlusion alarm first")
-        self._ctl.resume(now)
+        self._motion.ctl.resume(now)
         self._alarms.clear(now, ALARM_OCCLUSION)  # the user cleared the line
         try:
             self._go(now)
@@ -364,30 +326,33 @@ class Pump:
     @_command
     def stop(self):
         """Never refused: the motor stops and EN goes off whatever state the pump is in."""
-        self._off_then(self._ctl.stop)
+        self._motion.off_then(self._motion.ctl.stop)
         self._cadence()
 
     @_command
     def status(self):
         """The pump now, after a service step: state, rate, syringe, steps and volume
         delivered (to the step), what is left, active alarms; keys in pump/PROTOCOL.md."""
-        c = self._ctl
+        c = self._motion.ctl
         self._step()
-        steps = self._issued()
+        steps = self._motion.issued()
         nl = (steps * c.vol[0], c.vol[1])
         syr = self.syringe
+        ul_str = recovery.ul_str
         return {
             "state": c.state,
             "rate_ml_h": rates.ml_per_h_str(*c.rate) if c.rate else None,
             "syringe": syr.id if syr is not None else None,  # None: load one before a start
             "steps": steps,  # to the step: the executor's entry under way included
-            "delivered_ul": _ul_str(*nl),
-            "remaining_ul": _ul_str(self.fill_nl * nl[1] - nl[0], nl[1]) if syr else None,
+            "delivered_ul": ul_str(*nl),
+            "remaining_ul": ul_str(self.fill_nl * nl[1] - nl[0], nl[1]) if syr else None,
             "alarms": [a.kind for a in self._alarms.active()],
             "alarm_text": {a.kind: a.text for a in self._alarms.active() if a.text},
             "log_records": self.log.count,
             "time_remaining_s": self.time_remaining_s() if c.state == ctl.RUNNING else None,
-            "backoff_ul": _ul_str(self.backed_nl, 1),
+            "backoff_ul": ul_str(self._motion.backed_nl, 1),
+            # battery, battery_mv, battery_pct, battery_left_min, mains (pump/power.py)
+            "supply": self.power.status() if self.power is not None else None,
         }
 
     def ident(self):
@@ -410,9 +375,38 @@ class Pump:
         """Silence the sounding alarms for 2 minutes (IEC 60601-2-24: at most 2 min)."""
         self._alarms.silence(self._clock())
 
+    @_command
+    def raise_alarm(self, kind, text=""):
+        """Latch an alarm of `kind` (pump.alarms.KINDS: a part's own fault, e.g. the
+        display's) with what it says; once: raising an active one again only updates its
+        text. The motor is not touched: a part whose fault must stop delivery calls stop()
+        too. Returns the alarm (pump.alarms.Alarm)."""
+        return self._alarms.raise_(self._clock(), kind, text)
+
+    @_command
+    def clear_alarm(self, kind):
+        """Clear the active alarm of `kind` whose condition went away without a new program
+        (battery_low once mains or a new cell came: pump/power.py). A high alarm clears only
+        with a new load and program: refused."""
+        if alarm_mod.KINDS[kind][1] == alarm_mod.HIGH:
+            raise ValueError("a high alarm clears with a new load and program")
+        self._alarms.clear(self._clock(), kind)
+
+    def halt_for(self, kind, text):
+        """Stop with a high alarm from a part's own check in the service step (the supply's
+        depleted stop, pump/power.py): motor and EN off, the controller stopped (a STOP
+        record with the steps delivered, then the ALARM); the service period is left to
+        the next command, as for the step's other stops."""
+        self._fail(kind, text)
+
     def sounding(self):
         """Priority the buzzer and LED show now: 3 high, 2 medium, 1 low, 0 quiet."""
         return self._alarms.sounding(self._clock())
+
+    def attach_signal(self, driver):
+        """The alarm buzzer and LED: driver.show(sound, light) (pump.signals) follows the
+        alarms from now on, those already raised (a delivery cut by a reset) included."""
+        self.signal = signals.Annunciator(self._alarms, driver, self._clock())
 
     # --- programs (pump.program.Runner drives these) ---
 
@@ -420,11 +414,12 @@ class Pump:
         """Run at rate r (nL/h fraction: the program rate plus a bolus rate) for exactly
         span_us (below 2**29) from the executor's restart, then hold the motor until
         unboost(). Returns the tick the boost started at."""
-        c = self._ctl
+        m = self._motion
+        c = m.ctl
         if c.state != ctl.RUNNING:
             raise ctl.TransitionError("cannot give a bolus while %s" % c.state)
         StepPlanner(c.vol).start_segment(r[0], r[1])  # refuse before touching the motor
-        now = self._halt(keep_enabled=True)
+        now = m.halt(keep_enabled=True)
         try:
             c.boost(r, now, span_us)
             self._go(now)
@@ -436,10 +431,10 @@ class Pump:
     def unboost(self, r=None):
         """End a boost at its exact end and go on at r (default: the program rate, with a
         change boost_then gave)."""
-        c = self._ctl
-        now = self._halt(keep_enabled=True)
+        m = self._motion
+        now = m.halt(keep_enabled=True)
         try:
-            c.unboost(r, now)
+            m.ctl.unboost(r, now)
             self._go(now)
         finally:
             self._settle()
@@ -447,20 +442,25 @@ class Pump:
     def boost_then(self, r):
         """During a boost: the program rate becomes r once the boost ends, at its end or
         cut short by a pause (the motor is not touched; see Controller.boost_then)."""
-        self._ctl.boost_then(r)
+        self._motion.ctl.boost_then(r)
 
     def finish(self, r=None):
         """The VTBI is delivered: go on at r (KVO), or stop (r None) with no alarm."""
-        c = self._ctl
-        now = self._halt(keep_enabled=r is not None)
+        m = self._motion
+        now = m.halt(keep_enabled=r is not None)
         try:
-            c.finish(now, r)
+            m.ctl.finish(now, r)
             if r is not None:
                 self._go(now)
         finally:
             self._settle()
 
-    # --- safety ---
+    def end_at(self, steps):
+        """The program's VTBI: hold the motor once `steps` are delivered from this syringe
+        (-1: no end); the runner then calls finish()."""
+        self._motion.ctl.target = steps
+
+    # --- the service cadence ---
 
     def service_ms(self):
         """The period (ms) the service step needs now: SERVICE_MS while running faster than
@@ -468,7 +468,7 @@ class Pump:
         sounds, SERVICE_CALM_MS otherwise (below 5 steps/s; idle, paused, stopped). Asked
         when a command starts, changes or stops the motor (see follow_period): an alarm the
         service step raises, or the end of a bolus, keeps the period until the next one."""
-        c = self._ctl
+        c = self._motion.ctl
         calm = not self._alarms.sounding(self._clock()) and not c.boosting()
         if c.state != ctl.RUNNING or c.rate is None:
             return SERVICE_CALM_MS if calm else SERVICE_SLOW_MS
@@ -499,47 +499,28 @@ class Pump:
             raise
         self._period = ms
 
+    # --- safety: the stop invariant (pump.motion) and the alarms ---
+
     def _settle(self):
         """After a command that touched the motor: if it did not leave the pump running
         (a fault, an exception), the motor is halted and EN is off."""
-        c, st = self._ctl, self._stepper
-        if c.state == ctl.RUNNING and st.running:
-            self._save()
-            self._cadence()
-            return
-        if c.state == ctl.RUNNING:
+        if not self._motion.settle():
             self._fail(ALARM_SOFTWARE)  # running on paper, not on the motor
             return
-        if not self._backing:  # a back-off goes on: the service step ends it
-            if st.running:
-                st.halt()
-            st.enable(False)
-        self._save()
         self._cadence()
 
     def _fail(self, alarm, text=None):
         """Motor off and EN off first, then the controller stopped with `alarm`."""
-        self._off_then(self._ctl.fault, alarm)
+        self._motion.fail(alarm)
         if text:
             self._alarm_text(alarm, text)
-
-    def _off_then(self, action, *args):
-        """Halt the motor and turn EN off, then `action(now, *args)` on the controller: even
-        if the driver raised, the controller ends stopped."""
-        now = self._clock()
-        try:
-            if self._stepper.running:
-                now = self._halt()
-        finally:
-            self._stepper.enable(False)
-            action(now, *args)
-            self._save()
 
     def _alarm_text(self, kind, text):
         self._alarms.raise_(self._clock(), kind, text)
 
     def _save(self):
-        c = self._ctl
+        m = self._motion
+        c = m.ctl
         if len(c.alarms) != self._mirrored:  # new alarms from the controller: latch them
             now = self._clock()
             for kind in c.alarms[self._mirrored :]:
@@ -550,75 +531,24 @@ class Pump:
         r = self._retained
         if r is None:
             return
-        n = self._issued()
+        n = m.issued()
         # Compared field by field: a tuple would allocate, and the service step must not.
         if c.state != self._saved_state or n != self._saved_n:
             self._saved_state, self._saved_n = c.state, n
-            r.save(_CODES[c.state], n)
-
-    def _issued(self):
-        """Steps delivered from this syringe, to the step: the controller's count (the
-        executor counts whole entries or batches: 64 steps, over a minute at CSCI rates)
-        plus the steps of the one under way. Never allocates."""
-        c, st = self._ctl, self._stepper
-        if self._in_flight is None or self._backing or not st.running or c.state != ctl.RUNNING:
-            return c.delivered
-        now = self._clock()
-        while True:  # the IRQ may count an entry between the reads: then read again
-            n = st.steps_done
-            k = self._in_flight(now)
-            if n == st.steps_done:
-                return c.delivered + n - self._reported + k
-
-    # --- the step pipeline ---
+            r.save(recovery.CODES[c.state], n)
 
     def _go(self, now):
-        c = self._ctl
-        if self._backing:  # a resume cuts the back-off short: it is counted, then forward
-            self._halt()
-        self._fill()
+        m = self._motion
+        m.prime()
         # Before the motor runs: the service step (a timer) may run at any line from here.
-        self._delivered_due = ticks_add(now, self._delivered_us)
+        self._upkeep.started(now)
+        c = m.ctl
         if self._detector is not None:
             self._detector.reset(c.delivered)
-        # Near-empty: the steps in near_empty_min minutes at this rate (exact, rounded up).
-        num, den = c.rate
-        m = self._near_min * 60 * num * c.vol[1]
-        d = 3600 * den * c.vol[0]
-        self._near_steps = (m + d - 1) // d
-        c.anchor(self._stepper.start())
+        self._near_steps = sv.near_steps(c, self._near_min)
+        m.run()
 
-    def _halt(self, keep_enabled=False):
-        now = self._stepper.halt(keep_enabled)
-        self._sync()
-        if self._backing:
-            self._backed_off(now)
-        return now
-
-    def _sync(self):
-        st = self._stepper
-        while True:  # the IRQ may update the pair between the two reads
-            n = st.steps_done
-            t = st.last_tick
-            if n == st.steps_done:
-                break
-        if n != self._reported:
-            if self._backing:  # steps back: the plunger's position goes down, not up
-                self._ctl.backed(n - self._reported)
-                self._back_left -= n - self._reported
-                self._back_steps += n - self._reported
-            else:
-                self._ctl.executed(n - self._reported, t)
-            self._reported = n
-
-    def _fill(self):
-        c, st = self._ctl, self._stepper
-        while st.room() >= 2:
-            b = c.next_batch()
-            if b is None:
-                break
-            st.queue(b[0], b[1])
-        st.feed()
+    # --- the service step ---
 
     def service(self):
         """Run often (a soft timer, every service_ms()): report executed steps, check the
@@ -641,148 +571,60 @@ class Pump:
             self._busy = 0
 
     def _step(self):
+        sig = self.signal
+        if sig is not None:  # a silence ends after 2 minutes: the sound comes back here
+            sig.update(self._clock())
         try:
-            self._service()
-            self._housekeeping(self._ctl)
+            m = self._motion
+            if m.service() and not self._watch(m.ctl):
+                m.fill()
+                self._save()
+            self._upkeep.service(self._clock(), m)
             p = self.program
             if p is not None:
                 p.service(self._clock())
+            pw = self.power
+            if pw is not None:
+                pw.service()
         except Exception as e:  # noqa: BLE001 - any bug here must end in a safe stop
             self._fail(ALARM_SOFTWARE, "service step raised %s: %s" % (type(e).__name__, e))
             return False
         self.stepped = True
         return True
 
-    def _service(self):
-        c, st = self._ctl, self._stepper
-        if not st.running:
-            return
-        self._sync()
-        if self._backing:
-            if self._back_left <= 0 or st.starved:
-                self._halt()
-                self._save()
-            return
-        if c.state != ctl.RUNNING:
-            st.halt()  # complete: the syringe is empty
-            st.enable(False)
-            self._save()
-            return
-        if c.held():
-            self._halt(keep_enabled=True)  # a bolus or the VTBI is out: pump.program acts
-            return
-        if st.starved:
-            # The ring ran dry: later steps would come late. Safety first: stop and alarm.
-            self._fail(ALARM_UNDERRUN)
-            return
-        if st.late:
-            # The executor could not issue a step on time (on the Pico: the PIO stalled on
-            # an empty FIFO, e.g. while flash was being written with interrupts off).
-            self._fail(ALARM_LATE)
-            return
-        if ticks_diff(st.last_tick, self._clock()) > 0:
-            # The executor claims steps whose planned time has not come: its clock is fast.
-            self._fail(ALARM_EARLY)
-            return
-        if self._watch(c):
-            return
-        self._fill()
-        self._save()
-
-    def _housekeeping(self, c):
-        """The log's share of the service step: a DELIVERED record when due, the flash
-        log's own upkeep. A record that cannot be written now (no memory: the heap is
-        locked) is written at a later step."""
-        now = self._clock()
-        try:
-            # The due time first: it is not yet due at all but one step a minute. (While the
-            # motor is off the due time is stale, and the state says no.)
-            if (
-                ticks_diff(now, self._delivered_due) >= 0
-                and c.state == ctl.RUNNING
-                and self._stepper.running
-            ):
-                vn, vd = c.vol
-                n = self._issued()  # to the step, not to the executor's last whole entry
-                q, r = divmod(n, vd)  # nL without ints beyond 31 bits
-                self.log.add(now, events.DELIVERED, q * vn + r * vn // vd, n)
-                self._delivered_due = ticks_add(self._delivered_due, self._delivered_us)
-            # The log's upkeep (uptime, leftovers, erase-ahead) once a second is plenty, and
-            # it costs more than the rest of an idle service step.
-            if self._log_service is not None and ticks_diff(now, self._log_due) >= 0:
-                self._log_due = ticks_add(now, _LOG_SERVICE_US)
-                self._log_service(now)
-        except MemoryError:
-            pass
-
     def _watch(self, c):
-        """Near-empty, syringe removal, the load cell and occlusion, while running. True if
-        it stopped the motor."""
-        if c.capacity - c.delivered <= self._near_steps:
+        """Near-empty, syringe removal, the load cell and occlusion, while running
+        (pump.supervision). True if it stopped the motor."""
+        if c.capacity - c.delivered <= self._near_steps:  # inline: every step runs it
             self._near_steps = -1  # once per program
             self._alarms.raise_(self._clock(), ALARM_NEAR_EMPTY, self._remaining_text())
         s = self._sensors
         if s is None:
             return False
-        if not s.present():
-            self._fail(ALARM_REMOVED, "syringe removed while running")
-            return True
-        while True:
-            force = s.take()
-            if s.fault:
-                why = "no data from the load cell" if s.fault == 1 else "load cell saturated"
-                self._fail(ALARM_SENSOR, why)
-                return True
-            if force is None:
-                return False
-            # where the plunger is now, to a step: the executor counts whole batches
-            found = self._detector.feed(force, self._issued())
-            if found:
-                self._occluded(c, found)
-                return True
+        alarm = sensor_alarm(s, self._detector, self._motion)
+        if alarm is None:
+            return False
+        self.on_sensor_alarm(alarm)
+        return True
 
-    def _occluded(self, c, found):
-        d = self._detector
-        left_nl = (c.capacity - c.delivered) * c.vol[0] // c.vol[1]
-        if left_nl * 10 < self.fill_nl:
+    def on_sensor_alarm(self, alarm):
+        """What the service step does with an alarm pump.supervision.sensors() returned
+        while running: syringe_removed and sensor_fault stop the motor with it; occlusion
+        pauses and draws the plunger back (resume once the line is clear and the alarm
+        acknowledged), or stops with reservoir_empty if under a tenth of the fill is left
+        (the stopper at the end of the barrel). Replays that feed the detector themselves
+        (pumphost.sim.falsealarms) call it at a detection."""
+        m, s, d = self._motion, self._sensors, self._detector
+        c = m.ctl
+        if alarm != ALARM_OCCLUSION:
+            self._fail(alarm, sv.text(alarm, s, d))
+        elif sv.bottomed(c, self.fill_nl):
             # The stopper bottoming out at the end of the barrel: empty, not an occlusion.
             self._fail(ctl.ALARM_EMPTY, "the stopper reached the end of the syringe")
-            return
-        what = "rate of rise" if found == occ.OCCLUSION else "pressure ceiling"
-        self._off_then(c.pause)  # paused: delivery restarts once the line is clear
-        self._alarms.raise_(
-            self._clock(),
-            ALARM_OCCLUSION,
-            "occlusion (%s): force up %d mN; clear the line, acknowledge, resume"
-            % (what, d.excess_mn),
-        )
-        self._back_off(c, d.relief_nl())
-
-    def _back_off(self, c, nl):
-        """Draw the plunger back by `nl` (rounded down to steps, capped) on the halted
-        motor: the service step ends it when its steps are out; any command that moves or
-        stops the motor ends it early. Counted and logged either way (_backed_off)."""
-        vn, vd = c.vol
-        if nl > _BACKOFF_MAX_NL:
-            nl = _BACKOFF_MAX_NL
-        n = nl * vd // vn
-        if n <= 0 or c.delivered <= 0:
-            return
-        if n > c.delivered:
-            n = c.delivered
-        st = self._stepper
-        st.queue(n, _BACKOFF_US)
-        self._back_left, self._back_steps = n, 0
-        self._backing = True
-        st.start(reverse=True)
-
-    def _backed_off(self, now):
-        self._backing = False
-        self._stepper.enable(False)
-        c = self._ctl
-        nl = self._back_steps * c.vol[0] // c.vol[1]
-        self.backed_nl += nl
-        self.log.add(now, events.BACKOFF, nl, c.delivered)
+        else:
+            m.off_then(c.pause)  # paused: delivery restarts once the line is clear
+            self._alarms.raise_(self._clock(), ALARM_OCCLUSION, sv.text(alarm, s, d))
+            m.back_off(d.relief_nl())
 
     def _remaining_text(self):
         return "%d min of delivery left" % (self.time_remaining_s() // 60)
@@ -790,9 +632,9 @@ class Pump:
     def time_remaining_s(self):
         """Seconds until the syringe is empty at the programmed rate (exact, rounded down);
         None without a rate."""
-        c = self._ctl
+        c = self._motion.ctl
         if not c.rate:
             return None
-        left_nl_num = (c.capacity - self._issued()) * c.vol[0]
+        left_nl_num = (c.capacity - self._motion.issued()) * c.vol[0]
         # seconds = left nL * 3600 / (rate num / rate den)
         return left_nl_num * 3600 * c.rate[1] // (c.vol[1] * c.rate[0])

@@ -225,6 +225,17 @@ class Controller:
     def boosting(self):
         return self._limit >= 0 and self.state == RUNNING
 
+    @property
+    def plan(self):
+        """The step planner of the segment under way (pump.planner.StepPlanner), to read:
+        time_of(k), due(tau). Replays that run the plan without a motor use it."""
+        return self._plan
+
+    def rate_after_boost(self):
+        """The program's rate once a boost ends (boost_then's, else the rate in force);
+        without a boost, the rate in force."""
+        return self.rate if self._then is None else self._then
+
     def held(self):
         """The plan has nothing more to issue until the program acts: every step of a
         boost is out, or the VTBI is reached."""

@@ -42,7 +42,7 @@ class Drug:
             if not isinstance(self.concs, list) or not self.concs:
                 _lib_err(where, "a ug drug needs concentrations_ug_ml")
             for c in self.concs:
-                if not pg._is_int(c) or not 0 < c <= 100000:
+                if not pg.is_int(c) or not 0 < c <= 100000:
                     _lib_err(where, "concentrations must be whole ug/mL")
         elif self.concs:
             _lib_err(where, "a mL drug has no concentrations")
@@ -67,11 +67,11 @@ class Drug:
     def _value(self, v, where, key):
         # ug drugs: whole ug (ug/24 h); mL drugs: decimal strings, kept as nL (or nL/h).
         if self.unit == "ug":
-            if not pg._is_int(v) or v < 0:
+            if not pg.is_int(v) or v < 0:
                 _lib_err(where, "must be whole ug")
             return v
         try:
-            num, den = pg._decimal(v, where)
+            num, den = pg.decimal(v, where)
         except ValueError as e:
             _lib_err(where, str(e))
         if num * 1000000 % den:

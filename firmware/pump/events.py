@@ -23,6 +23,7 @@ INFUSION_END = const(16)  # a: steps delivered, b: 0 stopped, 1 KVO (the VTBI wa
 BOLUS_DENIED = const(17)  # a: reason code (pump.program.DENY_*), b: 0
 PIN = const(18)  # a: 1 wrong PIN, 2 locked out, 3 PIN changed, 4 mode changed; b: detail
 BACKOFF = const(19)  # a: nL drawn back after an occlusion, b: steps delivered after it
+SUPPLY = const(20)  # a: what (pump.power: 1 mains lost ... 6 depleted), b: the cell's mV
 # Written by the flash log itself (pump.logring), never by callers:
 TIME = const(0x7E)  # time anchor: a: UTC s since LOG_EPOCH or -1, b: uptime s
 SEAL = const(0x7F)  # HMAC chain link: a, b: the first 8 bytes of the chain value
@@ -73,6 +74,7 @@ NAMES = {
     BOLUS_DENIED: "bolus_denied",
     PIN: "pin",
     BACKOFF: "backoff",
+    SUPPLY: "supply",
     TIME: "time",
     SEAL: "seal",
 }

@@ -16,7 +16,9 @@ from micropython import const
 
 _NL_PER_BUCKET = const(1000)  # one uL of delivery per force mean
 _WINDOW = const(12)  # buckets kept: 10 for the reference, the newest 2 for the test
-_RISE_NUM = const(7)  # raise at 7/10 of the force 10 uL trapped would add
+# Raise at RISE_NUM/10 of the force 10 uL trapped would add (7). Public: the host's alarm
+# bench sweeps it (pumphost.bench.alarms); read when a detector is made.
+RISE_NUM = 7
 _RISE_DEN = const(10)
 _REF_UL = const(10)
 _TAKE_UP = const(1)  # buckets left out after a reset
@@ -36,7 +38,7 @@ class OcclusionDetector:
         self.un_per_mmhg = area_nl_per_mm * _UN_PER_MMHG_PER_MM2 // 1000
         # mN the trapped 10 uL would add, and the rise that raises.
         full = _REF_UL * 1000 * self.un_per_mmhg // compliance_nl_per_mmhg // 1000
-        self.rise_mn = full * _RISE_NUM // _RISE_DEN
+        self.rise_mn = full * RISE_NUM // _RISE_DEN
         self.ceiling_mn = CEILINGS_MMHG[ceiling] * self.un_per_mmhg // 1000
         self._compliance = compliance_nl_per_mmhg
         # Steps per uL bucket, rounded up: vol = nL per step as (num, den).
@@ -54,6 +56,7 @@ class OcclusionDetector:
         self.floor_mn = None  # lowest bucket mean since the reset: the friction
         self.rise = 0  # the last test's rise, mN (for status and the bench)
         self.excess_mn = 0  # at a detection: the newest uL's force above its reference
+        self.found = OK  # the last detection: OCCLUSION or CEILING
 
     def feed(self, force_mn, steps):
         """One sample at `steps` delivered. Returns OK, OCCLUSION or CEILING."""
@@ -77,6 +80,7 @@ class OcclusionDetector:
             self.floor_mn = mean
         if mean - self.floor_mn >= self.ceiling_mn:
             self.excess_mn = mean - self.floor_mn
+            self.found = CEILING
             return CEILING
         if self._n < _WINDOW:
             return OK
@@ -88,6 +92,7 @@ class OcclusionDetector:
         if self.rise < self.rise_mn:
             return OK
         self.excess_mn = m[_WINDOW - 1] - low
+        self.found = OCCLUSION
         return OCCLUSION
 
     def relief_nl(self):

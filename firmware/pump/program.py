@@ -72,7 +72,8 @@ class BolusDenied(ProgramError):
 # --- argument checks (values come from JSON: ints, decimal strings; never floats) ---
 
 
-def _is_int(v):
+def is_int(v):
+    """A JSON whole number: an int, not a bool."""
     return isinstance(v, int) and v is not True and v is not False
 
 
@@ -80,15 +81,17 @@ def get_int(d, key, lo, hi, default=None):
     v = d.get(key, default)
     if v is None:
         raise ProgramError("bad_arg", "%s is required" % key)
-    if not _is_int(v):
+    if not is_int(v):
         raise ProgramError("bad_arg", "%s must be a whole number" % key)
     if not lo <= v <= hi:
         raise ProgramError("out_of_range", "%s is %d, allowed %d to %d" % (key, v, lo, hi))
     return v
 
 
-def _decimal(v, key):
-    if _is_int(v):
+def decimal(v, key):
+    """A JSON number for `key`, a whole number or a decimal string ('0.136'), as an exact
+    (num, den); else ProgramError."""
+    if is_int(v):
         return v, 1
     if not isinstance(v, str) or len(v) > 16:
         raise ProgramError("bad_arg", "%s must be a decimal string such as '0.136'" % key)
@@ -102,7 +105,7 @@ def get_nl(d, key, lo_nl=1, hi_nl=MAX_NL):
     """A volume in mL (decimal string) -> whole nL."""
     if d.get(key) is None:
         raise ProgramError("bad_arg", "%s is required" % key)
-    num, den = _decimal(d[key], key)
+    num, den = decimal(d[key], key)
     if num * 1000000 % den:
         raise ProgramError("out_of_range", "%s: give mL to at most 6 decimals" % key)
     nl = num * 1000000 // den
@@ -116,7 +119,7 @@ def get_nl(d, key, lo_nl=1, hi_nl=MAX_NL):
 
 def get_rate(d, key):
     """A rate in mL/h (decimal string) -> exact (nL/h num, den), in the pump's range."""
-    num, den = _decimal(d[key], key)
+    num, den = decimal(d[key], key)
     try:
         return rates.from_ml_per_h(num, den)
     except ValueError as e:
@@ -140,11 +143,13 @@ def _ug_nl(ug, conc):
     return ug * 1000000 // conc  # floor: never more than the dose
 
 
-def _gt(a, b):
+def gt(a, b):
+    """a > b, for fractions (num, den) with positive denominators."""
     return a[0] * b[1] > b[0] * a[1]
 
 
-def _add(a, b):
+def add(a, b):
+    """a + b, for fractions (num, den), reduced."""
     n = a[0] * b[1] + b[0] * a[1]
     d = a[1] * b[1]
     g = _gcd(n, d)
@@ -236,7 +241,7 @@ class Program:
             if "kvo_ml_h" not in spec:
                 raise ProgramError("bad_arg", "then = 'kvo' needs kvo_ml_h")
             self.kvo = get_rate(spec, "kvo_ml_h")
-            if _gt(self.kvo, self.basal_max()):
+            if gt(self.kvo, self.basal_max()):
                 raise ProgramError("out_of_range", "kvo_ml_h is above the program's rate")
         elif "kvo_ml_h" in spec:
             raise ProgramError("bad_arg", "kvo_ml_h goes with then = 'kvo'")
@@ -269,7 +274,7 @@ class Program:
         except ValueError as e:
             raise ProgramError("out_of_range", "%s: %s" % (what, e)) from None
 
-    def _one_rate(self, d, where):
+    def one_rate(self, d, where):
         """A rate_ml_h or a dose_ug_24h (at the program's concentration) -> (rate, dose)."""
         if ("rate_ml_h" in d) == ("dose_ug_24h" in d):
             raise ProgramError("bad_arg", "%s: give one of rate_ml_h and dose_ug_24h" % where)
@@ -288,7 +293,7 @@ class Program:
             where = "profile[%d]" % i
             _keys(s, ("start_min", "rate_ml_h", "dose_ug_24h"), where)
             start = get_int(s, "start_min", 0, 1439)
-            r, dose = self._one_rate(s, where)
+            r, dose = self.one_rate(s, where)
             if out and start - out[-1][0] < MIN_SEGMENT_MIN:
                 raise ProgramError(
                     "out_of_range",
@@ -315,7 +320,7 @@ class Program:
             self.tmax = _dose_rate(m, self._conc("titration"), "titration.max_dose_ug_24h")
         else:
             self.tmax = get_rate(t, "max_rate_ml_h")
-        if _gt(self.basal, self.tmax):
+        if gt(self.basal, self.tmax):
             raise ProgramError("out_of_range", "the starting rate is above the titration maximum")
         steps = t.get("steps", [])
         if not isinstance(steps, list) or len(steps) > MAX_STEPS:
@@ -327,8 +332,8 @@ class Program:
             at = get_int(s, "at_min", 1, 31 * 1440) * 60
             if at <= last:
                 raise ProgramError("out_of_range", "%s: steps go in increasing at_min" % where)
-            r, dose = self._one_rate(s, where)
-            if _gt(r, self.tmax):
+            r, dose = self.one_rate(s, where)
+            if gt(r, self.tmax):
                 raise ProgramError("out_of_range", "%s is above the titration maximum" % where)
             self.steps.append((at, r, dose))
             last = at
@@ -353,7 +358,7 @@ class Program:
         if "rate_ml_h" not in b:
             raise ProgramError("bad_arg", "bolus.rate_ml_h is required")
         self.bolus_rate = get_rate(b, "rate_ml_h")
-        top = _add(self.basal_max(), self.bolus_rate)
+        top = add(self.basal_max(), self.bolus_rate)
         if top[0] > rates.MAX_NL_PER_H * top[1]:
             raise ProgramError("out_of_range", "basal plus bolus rate is above 100 mL/h")
         # Duration: nl / rate h, in whole us (floor: never more than the bolus).
@@ -380,9 +385,9 @@ class Program:
         """The highest basal rate this program can reach (nL/h fraction)."""
         top = self.basal
         for _, r, _ in self.segments or ():
-            if _gt(r, top):
+            if gt(r, top):
                 top = r
-        if self.tmax is not None and _gt(self.tmax, top):
+        if self.tmax is not None and gt(self.tmax, top):
             top = self.tmax
         return top
 

@@ -109,13 +109,6 @@ def _digest(line):
     return hashlib.sha256(line).digest()[:12]
 
 
-def _args(req):
-    a = req.get("args", {})
-    if not isinstance(a, dict):
-        raise ProtocolError("bad_arg", "args must be an object")
-    return a
-
-
 def _only(a, keys):
     for k in a:
         if k not in keys:
@@ -128,7 +121,7 @@ class Protocol:
         self.store = store
         self.library = library
         self._rand = rand
-        self.runner = runner or pump.program or rn.Runner(pump, pump._clock())
+        self.runner = runner or pump.program or rn.Runner(pump, pump.now())
         self.settings = store.load() or {}
         try:  # the pump's serial, kept with the settings: its pulled logs name it
             if self.settings.get("serial"):
@@ -190,6 +183,18 @@ class Protocol:
     def partial(self):
         return bool(self._buf) or self._drop
 
+    def held(self):
+        """What the handler keeps between lines: (bytes of the part line, responses cached);
+        both stay bounded (MAX_LINE, CACHE)."""
+        return len(self._buf), len(self._cache)
+
+    def fail_line(self, code, message):
+        """The channel could not handle the line being read (out of memory, a bug): it is
+        dropped with its bytes so far. Returns the error response for it (no id)."""
+        self._buf = bytearray()
+        self._drop = False
+        return self._error(None, code, message)
+
     def handle_line(self, line):
         if isinstance(line, str):
             line = line.encode()
@@ -247,35 +252,63 @@ class Protocol:
         for k in req:
             if k not in ("id", "cmd", "args", "pin"):
                 return self._error(rid, "bad_request", "unknown key %r" % k)
-        cmd = req.get("cmd")
+        r = self.call(req.get("cmd"), req.get("args", {}), req.get("pin"), "pin" in req)
+        if r[0]:
+            return self._ok(rid, r[1])
+        return self._error(rid, r[1], r[2], r[3])
+
+    def call(self, cmd, args, pin=None, pin_given=None):
+        """One command run as a request line runs it, without the line's id, retry cache
+        or JSON: the pump's own keys (pump/ui.py) go through here, so a key does only what
+        the protocol allows, with the same PIN check, lockout and refusals. pin_given: the
+        request had a "pin" key (default: pin is not None). Returns (True, result) or
+        (False, code, message, extra or None)."""
         fn = _COMMANDS.get(cmd) if isinstance(cmd, str) else None
         if fn is None:
-            return self._error(rid, "unknown_command", "unknown command %r" % (cmd,))
-        now = self.pump._clock()
+            return False, "unknown_command", "unknown command %r" % (cmd,), None
+        now = self.pump.now()
         try:
             self.runner.service(now)  # anything due happens before the command
             if cmd not in _PIN:
-                if "pin" in req:  # never checked here, so never taken: refused, not counted
+                if pin_given or (pin_given is None and pin is not None):
+                    # never checked here, so never taken: refused, not counted
                     raise ProtocolError("bad_request", "%s takes no PIN" % cmd)
             elif cmd != "pin.change" or "pin_hash" in self.settings:
-                self._check_pin(req.get("pin"), now)
-            result = fn(self, _args(req), now)
+                self._check_pin(pin, now)
+            if not isinstance(args, dict):
+                raise ProtocolError("bad_arg", "args must be an object")
+            result = fn(self, args, now)
             self.executed += 1
-            return self._ok(rid, result)
+            return True, result
         except ProtocolError as e:
-            return self._error(rid, e.code, e.message, e.extra)
+            return False, e.code, e.message, e.extra
         except pg.BolusDenied as e:
-            return self._error(rid, e.code, str(e), {"reason": e.reason})
+            return False, e.code, str(e), {"reason": e.reason}
         except pg.ProgramError as e:
-            return self._error(rid, e.code, str(e))
+            return False, e.code, str(e), None
         except ctl.PumpFault as e:
-            return self._error(rid, "fault", str(e))
+            return False, "fault", str(e), None
         except (ctl.TransitionError, alarm_mod.AlarmError) as e:
-            return self._error(rid, "refused", str(e))
+            return False, "refused", str(e), None
         except ValueError as e:  # RateError and the pump's own range checks
-            return self._error(rid, "out_of_range", str(e))
+            return False, "out_of_range", str(e), None
         except MemoryError:
-            return self._error(rid, "busy", "out of memory: try again")
+            return False, "busy", "out of memory: try again", None
+
+    def check_pin(self, pin):
+        """The clinician PIN checked as a PIN command checks it, before the keys open a
+        change (pump/ui.py): a wrong one counts towards the lockout and is logged. Returns
+        None if right, else (code, message)."""
+        now = self.pump.now()
+        try:
+            self.runner.service(now)
+            self._check_pin(pin, now)
+        except ProtocolError as e:
+            return e.code, e.message
+        return None
+
+    def pin_set(self):
+        return "pin_hash" in self.settings
 
     # --- PIN ---
 
@@ -407,16 +440,13 @@ class Protocol:
         if a.get("next") is True:
             if len(a) != 1:
                 raise ProtocolError("bad_arg", "next goes alone")
-            step = r.next_step()
-            if step is None:
+            if r.next_step() is None:
                 raise ProtocolError("refused", "the titration plan has no further step")
-            rate, dose = step
-            r.titrate(now, rate, dose)
-            r._step += 1
+            r.titrate_next(now)
         else:
             if "next" in a:
                 raise ProtocolError("bad_arg", "next must be true")
-            rate, dose = p._one_rate(a, "titrate")
+            rate, dose = p.one_rate(a, "titrate")
             r.titrate(now, rate, dose)
         return {"rate_ml_h": rates.ml_per_h_str(*self.pump.program_rate)}
 
@@ -606,7 +636,7 @@ def _pin_form(pin):
 
 
 def _good_id(rid):
-    return pg._is_int(rid) and 0 <= rid < (1 << 31)
+    return pg.is_int(rid) and 0 <= rid < (1 << 31)
 
 
 def _canon(spec):

@@ -19,9 +19,9 @@ from pump.program import (
     MIN_UTC,
     BolusDenied,
     ProgramError,
-    _add,
-    _gt,
-    _is_int,
+    add,
+    gt,
+    is_int,
     ml,
 )
 from pump.ticks import ticks_diff
@@ -85,7 +85,7 @@ class Runner:
     def set_clock(self, tick, utc_s):
         """Set the device clock (UTC s): an explicit, logged event. Lockout, limits and the
         titration plan run on elapsed time and do not move; a profile does not jump."""
-        if not _is_int(utc_s) or not MIN_UTC <= utc_s < (1 << 32):
+        if not is_int(utc_s) or not MIN_UTC <= utc_s < (1 << 32):
             raise ProgramError("out_of_range", "give UTC as whole Unix seconds, 2020 or later")
         self._advance(tick)
         old = self.utc()
@@ -118,8 +118,7 @@ class Runner:
         if prog.segments and self.utc_base is None:
             raise ProgramError("refused", "set the clock before a time-of-day profile")
         if prog.vtbi_nl:
-            c = self.pump._ctl
-            vn, vd = c.vol
+            vn, vd = self.pump.controller.vol
             steps = prog.vtbi_nl * vd // vn
             if steps < 1:
                 raise ProgramError("out_of_range", "the VTBI is less than one step")
@@ -137,8 +136,7 @@ class Runner:
         self._step = 0
         self.t0 = -1
         self.ended = False
-        c = self.pump._ctl
-        c.target = c.delivered + steps if prog.vtbi_nl else -1
+        self.pump.end_at(self.pump.controller.delivered + steps if prog.vtbi_nl else -1)
 
     def _rate(self, r, dose, prog):
         if dose and prog.conc:
@@ -169,7 +167,7 @@ class Runner:
             raise ProgramError("refused", "the program has no titration plan")
         if self.ended:
             raise ProgramError("refused", _ENDED + ": set a new program to go on")
-        if _gt(r, p.tmax):
+        if gt(r, p.tmax):
             raise ProgramError(
                 "out_of_range",
                 "%s mL/h is above the titration maximum %s mL/h"
@@ -187,6 +185,15 @@ class Runner:
         if p is None or self._step >= len(p.steps):
             return None
         return p.steps[self._step][1], p.steps[self._step][2]
+
+    def titrate_next(self, tick):
+        """Take the titration plan's next step (next_step()) now, as titrate() would; the
+        plan goes on from the step after it."""
+        step = self.next_step()
+        if step is None:
+            raise ProgramError("refused", "the titration plan has no further step")
+        self.titrate(tick, step[0], step[1])
+        self._step += 1
 
     # --- bolus ---
 
@@ -206,13 +213,13 @@ class Runner:
         p = self.prog
         if p is None or not p.bolus_nl:
             return DENY_NONE, "the program has no bolus"
-        if self.pump._alarms.active():
+        if self.pump.active_alarms():
             return DENY_ALARM, "no bolus while an alarm is active"
         if self.ended:
             return DENY_ENDED, "no bolus: " + _ENDED
         if self.pump.state != ctl.RUNNING:
             return DENY_STATE, "no bolus while %s" % self.pump.state
-        if self._bolus_end_s >= 0 or self.pump._ctl.held():
+        if self._bolus_end_s >= 0 or self.pump.controller.held():
             return DENY_BUSY, "a bolus is running"
         if self.boluses:
             last = self._ledger[((self.boluses - 1) % LEDGER) * 2]
@@ -240,8 +247,8 @@ class Runner:
             self.pump.log.add(tick, events.BOLUS_DENIED, why[0], 0)
             raise BolusDenied(DENY_NAMES[why[0]], why[1])
         p = self.prog
-        c = self.pump._ctl
-        zero = self.pump.boost(_add(c.rate, p.bolus_rate), p.bolus_us)
+        c = self.pump.controller
+        zero = self.pump.boost(add(c.rate, p.bolus_rate), p.bolus_us)
         # Its end on the elapsed clock: the boost started at `zero`, a little after `tick`.
         d = ticks_diff(zero, tick)
         end_us = self.us + (d if d > 0 else 0) + p.bolus_us
@@ -280,7 +287,7 @@ class Runner:
             self._run(self.prog)
 
     def _run(self, p):
-        c = self.pump._ctl
+        c = self.pump.controller
         if self._bolus_end_s >= 0:
             if not c.boosting():  # paused, stopped, or the VTBI cut it short
                 self._bolus_end_s = -1  # the controller went on at the program's rate
@@ -310,7 +317,7 @@ class Runner:
         end or cut short by a pause (the controller keeps it: Controller.boost_then). A
         dose is logged (PROGRAM) now, its RATE when in force."""
         st = self.pump.state
-        if self.pump._ctl.boosting():
+        if self.pump.controller.boosting():
             self.pump.boost_then(r)
             if dose and p.conc:
                 self.pump.log.add(self._last, events.PROGRAM, dose, p.conc)
@@ -319,11 +326,11 @@ class Runner:
 
     def _end(self, p):
         self.ended = True
-        c = self.pump._ctl
+        c = self.pump.controller
         r = p.kvo
         if r is not None:
-            now = c.rate if c._then is None else c._then  # the program's, under a bolus
-            if _gt(r, now):
+            now = c.rate_after_boost()  # the program's, under a bolus
+            if gt(r, now):
                 r = now  # KVO never above the rate in force (a profile, a step down)
         self.pump.finish(r)
         self.pump.log.add(self._last, events.INFUSION_END, c.delivered, 1 if p.kvo else 0)

@@ -7,6 +7,7 @@ import { PinLog } from './edges.mjs';
 import { FLASH_SIZE, flashOp, saveFlash } from './flash.mjs';
 import { fixFifoJoinClear, guardXipWrites } from './patches.mjs';
 import { PioClock } from './pio-clock.mjs';
+import { SSD1306 } from './ssd1306.mjs';
 import { installPollSkip } from './pio-poll.mjs';
 import {
   RandomBits,
@@ -21,6 +22,10 @@ import {
 export const NUM_PINS = 30;
 const WATCHDOG = 0x40058; // key of the watchdog in chip.peripherals
 const PULLS = [null, 'down', 'up', 'keeper'];
+const VBUS_SENSE_PIN = 24;
+const ADC_VREF_MV = 3300;
+/** The 12-bit conversion of mv at an ADC pin (the Pico's 3V3 reference). */
+export const adcRaw = (mv) => Math.min(4095, Math.max(0, Math.round((mv * 4095) / ADC_VREF_MV)));
 
 class ByteQueue {
   constructor() {
@@ -87,14 +92,25 @@ export class Board {
     this.replClients = 0;
     this.draining = false;
     this.rx = new ByteQueue();
+    this.rxDue = 0; // host time the oldest queued host bytes arrived at (paced: the wall's)
     this.out = [];
     this.onOutput = () => {};
-    this.inputs = new Map(); // pin -> level driven by the host
-    this.adcRaw = new Map(); // channel -> raw 12-bit value set by the host
+    // pin -> level driven by the host. The Pico board's own VBUS sense (GP24) reads USB
+    // present until the host says otherwise (set_input): the board is on mains.
+    this.inputs = new Map([[VBUS_SENSE_PIN, true]]);
+    // channel -> raw 12-bit value set by the host (set_adc); rp2040js returns
+    // adc.channelValues[channel] 2 us after a conversion starts. Until the host drives them:
+    // VSYS/3 (ADC3) of USB's 5 V less the Schottky, and a fresh 9 V cell through its 1/4
+    // divider on ADC2 (boards/pico/WIRING.md), so a pump that knows its supply boots healthy.
+    this.adcRaw = new Map([
+      [3, adcRaw(4750 / 3)],
+      [2, adcRaw(9500 / 4)],
+    ]);
     this.level = new Array(NUM_PINS).fill(false);
     this.watchers = new Array(NUM_PINS).fill(null); // devices on the board's pins (hx711.mjs)
     this.hx711 = null;
     this.proto = null; // UART1 on its own TCP port (protouart.mjs), if the bridge opened one
+    this.panel = new SSD1306(); // the OLED on I2C0 (ssd1306.mjs): outlives chip resets
     this.logs = Array.from({ length: NUM_PINS }, () => new PinLog());
     this.pending = null; // flash operation in progress: { op, alarm }
     this.frozen = false; // the core waits for the flash chip
@@ -153,6 +169,7 @@ export class Board {
       this.linkHost(h);
     }
     this.proto?.attach(chip);
+    this.panel.attach(chip, () => this.cycleNs);
     if (this.pollSkip) {
       installPollSkip(this);
     }
@@ -242,8 +259,10 @@ export class Board {
         if (target > allowed && allowed > clock.nanos) {
           this.advanceTo(allowed); // an idle paced board keeps up with the wall clock
         }
-        // host bytes arrive "now": when paced, once the board has caught up with wall time
-        if (this.rx.length && (target > allowed || !this.paced)) {
+        // host bytes arrive "now": when paced, once the board has caught up with wall time,
+        // or, on a board that lags the wall clock (say a machine under load), once it has
+        // reached the time they arrived at (else they would wait as long as it lags)
+        if (this.rx.length && (target > allowed || !this.paced || this.now() >= this.rxDue)) {
           this.feedUart();
           if (!core.waiting && !this.frozen) {
             continue;
@@ -301,6 +320,9 @@ export class Board {
   // ---- UART ----
 
   input(bytes) {
+    if (!this.rx.length) {
+      this.rxDue = this.paced ? this.scheduler.allowedHost() : this.now(); // host time
+    }
     this.rx.push(bytes);
     if (!this.chip.core.waiting && !this.frozen) {
       this.feedUart(); // a busy core (say a loop waiting for Ctrl-C) gets them at once
@@ -388,6 +410,9 @@ export class Board {
       log.clear();
     }
     this.makeChip(flash || old.flash);
+    if (reason === 'power cut') {
+      this.panel.powerReset(); // the panel shares the board's supply
+    }
     if (reason === 'watchdog') {
       // A watchdog reset keeps the watchdog's scratch registers and says why it happened
       // (RP2040 datasheet, 4.7); a power cut or the RUN pin clears them.

@@ -134,6 +134,33 @@ const COMMANDS = {
     }
     return { ...nowOrAt(board, req, apply), ...hx.status() };
   },
+  screen: (board) => {
+    // what the OLED's glass shows (ssd1306.mjs): 1024 bytes in the canvas's page layout
+    const { panel } = board;
+    return {
+      time_ns: Math.round(board.now()),
+      width: 128,
+      height: 64,
+      screen: Buffer.from(panel.screen()).toString('base64'),
+      ram: Buffer.from(panel.ram).toString('base64'),
+      ...panel.status(),
+    };
+  },
+  display: (board, req) => {
+    // the OLED's faults: nack 1 = it stops answering on I2C (unplugged), 0 = back;
+    // power_reset 1 = it loses its supply for a moment (back at its reset state)
+    const nack = req.nack === undefined ? undefined : int(req, 'nack', { max: 1 });
+    const reset = int(req, 'power_reset', { max: 1, dflt: 0 });
+    const apply = () => {
+      if (nack !== undefined) {
+        board.panel.nack = !!nack;
+      }
+      if (reset) {
+        board.panel.powerReset();
+      }
+    };
+    return { ...nowOrAt(board, req, apply), ...board.panel.status() };
+  },
   run: (board, req) => {
     const ns = int(req, 'ns');
     return runTo(board, board.now() + ns, (t) => ({ time_ns: Math.round(t) }));

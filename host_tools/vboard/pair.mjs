@@ -24,7 +24,10 @@ export const PUMP_TO_FIXTURE = [
   [3, 11], // DIR
   [4, 12], // EN
   [17, 13], // HX711 PD_SCK
-  [15, 16], // MARK: a spare line a test pulses (the fixture can cut the power on it)
+  [19, 16], // MARK: a spare line a test pulses (the fixture can cut the power on it)
+  [15, 17], // alarm buzzer
+  [13, 18], // alarm LED, red
+  [14, 19], // alarm LED, green
 ];
 export const FIXTURE_TO_PUMP = [
   [14, 16], // HX711 DOUT

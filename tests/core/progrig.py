@@ -84,7 +84,7 @@ class Rig:
             self.st.pulses,
             self.runner.boluses,
             tuple(s["alarms"]),
-            self.pump._ctl.target,
+            self.pump.controller.target,
             self.runner.prog,
         )
 
@@ -96,7 +96,7 @@ class Tracked(Rig):
 
     def __init__(self, *a, **k):
         Rig.__init__(self, *a, **k)
-        self.oracle = Oracle(self.pump._ctl.vol)
+        self.oracle = Oracle(self.pump.controller.vol)
         self._boost_end = None
 
     def act(self, fn, *args):
@@ -106,7 +106,7 @@ class Tracked(Rig):
         return out
 
     def _follow(self, before):
-        c = self.pump._ctl
+        c = self.pump.controller
         running = c.state == "running"
         self.oracle.set(None, before)
         if running and c.boosting():
@@ -119,9 +119,9 @@ class Tracked(Rig):
     def run(self, seconds, every=1):
         for _ in range(seconds // every):
             self.st.advance(every * SECOND)
-            was = self.pump._ctl.boosting()
+            was = self.pump.controller.boosting()
             self.pump.service()
-            if was and not self.pump._ctl.boosting():
+            if was and not self.pump.controller.boosting():
                 self.oracle.set(None, self._boost_end)
                 self._follow(self.clock.elapsed)
 

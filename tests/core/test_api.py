@@ -24,7 +24,7 @@ def _run(p, st, seconds, every=1):
 
 def test_octreotide_hour_through_the_api_is_exact():
     p, st, clock = _pump()
-    oracle = Oracle(p._ctl.vol)
+    oracle = Oracle(p.controller.vol)
     p.dose(1632, 500)
     p.start()
     oracle.set(rates.from_dose(1632, 500), clock.elapsed)
@@ -40,7 +40,7 @@ def test_octreotide_hour_through_the_api_is_exact():
 
 def test_pause_resume_and_titration_lose_nothing():
     p, st, clock = _pump()
-    oracle = Oracle(p._ctl.vol)
+    oracle = Oracle(p.controller.vol)
     p.rate("5")
     p.start()
     oracle.set(rates.from_ml_per_h(5), clock.elapsed)
@@ -85,7 +85,7 @@ def test_empty_syringe_completes_and_disables_the_motor():
     _run(p, st, 60)
     s = p.status()
     assert s["state"] == "complete" and s["alarms"] == [ctl.ALARM_EMPTY]
-    assert st.pulses == p._ctl.capacity and not st.enabled
+    assert st.pulses == p.controller.capacity and not st.enabled
     assert s["remaining_ul"].startswith("0.0")
 
 
@@ -184,7 +184,7 @@ def test_an_exception_in_the_service_step_stops_the_motor_first():
     def broken(max_count=64):
         raise ZeroDivisionError("bug")
 
-    p._ctl.next_batch = broken
+    p.controller.next_batch = broken
     st.advance(SECOND)  # room in the ring: the service step plans more
     assert p.service() is False  # the board does not feed its watchdog for this step
     s = p.status()

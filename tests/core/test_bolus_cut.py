@@ -44,7 +44,7 @@ def _bolus_then(r, seconds):
     r.run(3600, 5)
     r.act(r.runner.bolus, r.clock.ticks())
     r.run(seconds)
-    assert r.pump._ctl.boosting()
+    assert r.pump.controller.boosting()
 
 
 def test_a_step_due_during_a_bolus_is_in_force_after_a_pause_cuts_it():
@@ -109,12 +109,12 @@ def test_a_stop_during_a_bolus_leaves_nothing_for_the_next_syringe():
     r.run(1)
     assert r.runner.bolus_due_in_us() == -1
     r.ok("load", {"syringe": "bd-plastipak-10ml", "fill_ml": "10"}, "4321")
-    r.oracle, n0 = Oracle(r.pump._ctl.vol), r.st.pulses  # the stop dropped a part step
+    r.oracle, n0 = Oracle(r.pump.controller.vol), r.st.pulses  # the stop dropped a part step
     _start(r, _spec(steps=False))
     r.run(3600, 5)  # the limits span syringes: 1 bolus an hour
     r.act(r.runner.bolus, r.clock.ticks())
     r.run(400)  # this bolus ends normally: the new program's basal, no step left over
-    assert not r.pump._ctl.boosting()
+    assert not r.pump.controller.boosting()
     assert r.pump.program_rate == BASAL and _logged_rate(r) == BASAL
     r.act(r.pump.pause)
     assert r.st.pulses - n0 == r.expected()

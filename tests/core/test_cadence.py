@@ -39,7 +39,7 @@ def test_the_period_follows_the_rate_and_the_state():
 
 def test_the_boundary_is_fifty_steps_a_second():
     p, st, calls = _pump()
-    vn, vd = p._ctl.vol  # nL per step
+    vn, vd = p.controller.vol  # nL per step
     # 50 steps/s exactly is not fast; one nL/h more is.
     p.set_rate_nl_h(180000 * vn, vd)
     p.start()
@@ -50,7 +50,7 @@ def test_the_boundary_is_fifty_steps_a_second():
 
 def test_the_calm_boundary_is_five_steps_a_second():
     p, st, calls = _pump()
-    vn, vd = p._ctl.vol
+    vn, vd = p.controller.vol
     # Just under 5 steps/s is calm; 5 steps/s exactly is not.
     p.set_rate_nl_h(18000 * vn - vd, vd)
     p.start()
@@ -78,7 +78,7 @@ def test_a_bolus_keeps_the_100_ms_step():
     p.dose(1632, 500)
     p.start()
     assert calls[-1] == api.SERVICE_CALM_MS
-    vn, vd = p._ctl.vol
+    vn, vd = p.controller.vol
     p.boost((18000 * vn * 4, vd), 2000000)  # 20 steps/s for 2 s
     assert p.service_ms() == api.SERVICE_SLOW_MS and calls[-1] == api.SERVICE_SLOW_MS
 

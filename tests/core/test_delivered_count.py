@@ -46,8 +46,8 @@ def test_status_and_the_records_count_every_step_at_csci_rates():
         assert s["steps"] == st.pulses, (s["steps"], st.pulses)
         seen.append(s["steps"])
     assert seen[-1] > 64 and max(seen[i + 1] - seen[i] for i in range(149)) <= 1
-    vn, vd = p._ctl.vol
-    (rn, rd), left = p._ctl.rate, p._ctl.capacity - st.pulses
+    vn, vd = p.controller.vol
+    (rn, rd), left = p.controller.rate, p.controller.capacity - st.pulses
     assert s["time_remaining_s"] == left * vn * 3600 * rd // (vd * rn)
     delivered = [(a, b) for code, a, b in _records(p.log) if code == events.DELIVERED]
     assert len(delivered) == 1

@@ -68,7 +68,7 @@ def test_every_reset_comes_back_without_the_syringe():
     # A reset mid-infusion: alarmed as before, and no syringe either.
     p.load("bd-plastipak-10ml", "5")
     p.rate("5")
-    st = p._stepper
+    st = p._motion._st
     p.start()
     _run(p, st, 30)
     steps = p.status()["steps"]

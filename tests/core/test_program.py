@@ -33,17 +33,17 @@ def test_bolus_is_exact_to_the_step_and_the_basal_carries_on():
     r.run(1000)
     res = r.act(r.runner.bolus, r.clock.ticks())
     assert res == {"bolus_ml": "0.1", "duration_s": 360}
-    assert r.pump._ctl.boosting()
+    assert r.pump.controller.boosting()
     r.run(400)
-    assert not r.pump._ctl.boosting() and r.pump.state == "running"
+    assert not r.pump.controller.boosting() and r.pump.state == "running"
     r.run(600)
     r.act(r.pump.pause)
     assert r.st.pulses == r.expected()
     # The bolus itself: 100 uL over the basal, to the step (2423 steps of 41.28 nL).
-    vol = r.pump._ctl.vol
+    vol = r.pump.controller.vol
     basal = rates.from_dose(1632, 500)
     assert r.st.pulses > 100000 * vol[1] // vol[0]
-    assert r.pump._ctl.rate == basal
+    assert r.pump.controller.rate == basal
 
 
 def test_bolus_across_the_tick_wrap_and_a_pause_mid_bolus():
@@ -53,10 +53,10 @@ def test_bolus_across_the_tick_wrap_and_a_pause_mid_bolus():
     r.act(r.runner.bolus, r.clock.ticks())
     r.run(120)  # the tick counter wraps during the bolus
     r.act(r.pump.pause)
-    assert not r.pump._ctl.boosting()
+    assert not r.pump.controller.boosting()
     r.run(30)
     r.act(r.pump.resume)
-    assert r.pump._ctl.rate == rates.from_dose(1632, 500)  # resumes at the basal
+    assert r.pump.controller.rate == rates.from_dose(1632, 500)  # resumes at the basal
     r.run(600)
     r.act(r.pump.pause)
     assert r.st.pulses == r.expected()
@@ -119,7 +119,7 @@ def test_vtbi_then_stop_is_exact_and_signals_the_end():
     r.pump.start()
     r.runner.started(r.clock.ticks())
     r.run(200)
-    vol = r.pump._ctl.vol
+    vol = r.pump.controller.vol
     assert r.pump.state == "stopped" and r.runner.ended
     assert r.st.pulses == 500000 * vol[1] // vol[0]
     assert r.pump.status()["alarms"] == []
@@ -137,7 +137,7 @@ def test_vtbi_then_kvo_goes_on_at_the_kvo_rate():
     assert r.pump.program_rate == rates.from_ml_per_h(1, 10)
     n = r.st.pulses
     r.run(3600, 5)
-    vol = r.pump._ctl.vol
+    vol = r.pump.controller.vol
     kvo_steps = 100000 * vol[1] // vol[0]
     assert kvo_steps - 2 <= r.st.pulses - n <= kvo_steps + 1
 

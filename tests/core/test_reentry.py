@@ -53,7 +53,7 @@ def _run(p, st, seconds):
 
 def test_the_timer_inside_commands_changes_nothing():
     p, st, clock = _pump()
-    oracle = Oracle(p._ctl.vol)
+    oracle = Oracle(p.controller.vol)
     p.rate("5")
     p.start()
     oracle.set(rates.from_ml_per_h(5), clock.elapsed)

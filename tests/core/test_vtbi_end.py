@@ -23,7 +23,7 @@ def _go(r, spec):
 
 def _steps(r, rate, seconds):
     """Whole steps `rate` (nL/h fraction) gives in `seconds`."""
-    vn, vd = r.pump._ctl.vol
+    vn, vd = r.pump.controller.vol
     return rate[0] * seconds * vd // (rate[1] * 3600 * vn)
 
 

@@ -285,14 +285,14 @@ def rise_sweep(tenths: list[int], days: int, first_seed: int = 1) -> None:
         for s in range(first_seed, first_seed + days)
         if float(falsealarms.plan_day(s).rate_ml_h) >= falsealarms.FAST_ML_H[0]
     ]
-    kept = occlusion._RISE_NUM
+    kept = occlusion.RISE_NUM
     print(
         f"alarms    rise sweep: {len(fast)} faster days of {days}; the firmware's rise is {kept}"
     )
     print("alarms    rise /10  worst displaced µL  false occlusion alarms  days with one")
     try:
         for n in tenths:
-            occlusion._RISE_NUM = n
+            occlusion.RISE_NUM = n
             worst = max(
                 occlusion_row(size, rate, "high")[1] for size in SYRINGES for rate in RATES
             )
@@ -305,7 +305,7 @@ def rise_sweep(tenths: list[int], days: int, first_seed: int = 1) -> None:
                 f"{len({a.seed for a in alarms}):12d}"
             )
     finally:
-        occlusion._RISE_NUM = kept
+        occlusion.RISE_NUM = kept
 
 
 def occlusion_table() -> None:

@@ -48,9 +48,7 @@ print(repr((_t(_file), _t(_gc), len(_src), _t(_paste))))
 os.remove('/bench.bin')
 del _junk
 """
-_RING = (
-    "st = pump._stepper\nprint(sum(st._ring[(k % 16) * 13] for k in range(st._done, st._tail)))"
-)
+_RING = "import boardapp\nprint(boardapp.stepper.queued())"
 
 
 class _Board:

@@ -116,7 +116,8 @@ def fuzz_lines(n: int, seed: int = 1) -> tuple[int, int, int, list[str]]:
                 violations.append(f"line {i}: refused {line[:60]!r} but changed the pump")
         if i % 50 == 0:
             r.run(2)
-    if len(r.proto._buf) or len(r.proto._cache) > 16:
+    part, cached = r.proto.held()
+    if part or cached > 16:
         violations.append("unbounded memory")
     return n, errors, accepted, violations
 

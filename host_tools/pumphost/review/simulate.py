@@ -207,8 +207,8 @@ def run(p: Plan, days: int, out: Path) -> Truth:
 
     def run_to(minute: int) -> None:
         while emu.clock.elapsed_us < minute * US:  # hour by hour: no alarm leaves unseen
-            emu._run_until(min(minute * US, emu.clock.elapsed_us + 60 * US))
-            for a in pump._alarms.history:
+            emu.run_until(min(minute * US, emu.clock.elapsed_us + 60 * US))
+            for a in pump.alarm_history():
                 if not any(a is s for s in seen):
                     seen.append(a)
 

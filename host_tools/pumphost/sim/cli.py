@@ -61,6 +61,20 @@ def _alarms(res: Result) -> str:
     return line
 
 
+_PRIORITY = {0: "none", 1: "low", 2: "medium", 3: "high"}
+
+
+def _signal(res: Result) -> str:
+    """The buzzer and LED the board would play (pump.signals): each change after boot."""
+    parts = [
+        f"at {_hm(int(t * 1e6))} sound {_PRIORITY[s]}, light {_PRIORITY[lt]}"
+        for t, s, lt in res.signal[1:]
+    ]
+    if len(parts) > 6:
+        parts = [*parts[:5], f"... ({len(parts) - 6} more)", parts[-1]]
+    return "; ".join(parts) or "quiet and dark all along"
+
+
 def _commands(emu: Emulator) -> list[str]:
     """The script's line in the summary, and each command refused or not as it expects."""
     if not emu.sc.commands:
@@ -105,6 +119,7 @@ def _summary(res: Result, emu: Emulator) -> str:
         f"plunger moved {res.plunger_mm:.3f} mm",
         f"state        {res.state}",
         f"alarms       {_alarms(res)}",
+        f"buzzer, LED  {_signal(res)}",
         f"log records  {res.log_records}",
     ]
     return "\n".join(lines)
@@ -123,7 +138,17 @@ def _summary(res: Result, emu: Emulator) -> str:
 @click.option(
     "--serial", default=None, help="The pump's serial (else pump.serial): its log names it."
 )
-def sim(scenario: Path, as_json: bool, log_path: Path | None, serial: str | None) -> None:
+@click.option(
+    "--screens",
+    "screens",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=None,
+    help="Write PNGs of the bedside screen into this directory: after each [[press]], at "
+    "each new alarm, and at the end.",
+)
+def sim(
+    scenario: Path, as_json: bool, log_path: Path | None, serial: str | None, screens: Path | None
+) -> None:
     """Run SCENARIO.toml on the emulator and summarise the delivery."""
     try:
         sc = load(scenario)
@@ -131,7 +156,12 @@ def sim(scenario: Path, as_json: bool, log_path: Path | None, serial: str | None
             sc = dataclasses.replace(sc, serial=pump_serial(serial))
         if log_path is not None:
             _check_writable(log_path)
-        emu = Emulator(sc, log=log_path is not None)
+        if screens is not None:
+            try:
+                screens.mkdir(parents=True, exist_ok=True)
+            except OSError as e:
+                _fail(f"{screens}: {e.strerror}")
+        emu = Emulator(sc, log=log_path is not None, screens=screens)
         show_bar = not as_json and sc.duration_us > _LONG_RUN_US and sys.stderr.isatty()
         if show_bar:
             with click.progressbar(
@@ -155,8 +185,13 @@ def sim(scenario: Path, as_json: bool, log_path: Path | None, serial: str | None
             _fail(f"{log_path}: {e.strerror}")
         if not as_json:
             click.echo(f"log written  {log_path} ({records} records)", err=True)
+    if emu.bedside is not None and emu.bedside.written and not as_json:
+        shots = emu.bedside.written
+        click.echo(f"screens      {len(shots)} PNGs in {screens}: {shots[-1].name} last", err=True)
     if as_json:
         out = res.as_json()
+        if emu.bedside is not None:
+            out["screens"] = [str(p) for p in emu.bedside.written]
         out["events_not_applied"] = [
             {"event": ev.key, "at_min": ev.at_us / 60e6, "action": ev.action, "reason": why}
             for ev, why in emu.not_applied

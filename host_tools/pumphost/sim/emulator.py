@@ -11,22 +11,25 @@ planner code) computes the programmed volume.
 
 import json
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
 
 from pump import alarms as al
 from pump import app as core_app
 from pump import controller as ctl
-from pump import mechanics
+from pump import loadcell, mechanics
 from pump import protocol as core_protocol
 from pump import rate as core_rate
+from pump import signals as core_signals
 from pump.logring import LogRing
 from pumphost.logs import plogfile
 from pumphost.logs.nor import NorFlash
 from pumphost.sim import plant
-from pumphost.sim.hal import SimRetained, SimSensors, SimStepper, VirtualClock
-from pumphost.sim.scenario import Command, Event, Scenario
+from pumphost.sim.battery import SimBattery
+from pumphost.sim.bedside import Bedside
+from pumphost.sim.hal import SimHX711, SimRetained, SimStepper, VirtualClock
+from pumphost.sim.scenario import Command, Event, Press, Scenario
 
 _US_PER_H = 3_600_000_000
 LOG_SECTORS = 192  # as drivers/flashlog.py: LOG_BYTES on the Pico
@@ -48,6 +51,8 @@ class Result:
     plunger_mm: float
     released_bolus_ul: float | None = None
     backoff_ul: float | None = None  # drawn back after an occlusion alarm
+    # the alarm buzzer and LED: (s, sound priority, light priority) at every change
+    signal: list[tuple[float, int, int]] = field(default_factory=list)
 
     @property
     def alarm_kinds(self) -> list[str]:
@@ -75,10 +80,13 @@ class Result:
 
 
 class Emulator:
-    def __init__(self, sc: Scenario, log: bool = False) -> None:
+    def __init__(self, sc: Scenario, log: bool = False, screens: Path | None = None) -> None:
         """log: keep the dose and event log in a simulated NOR flash, through the firmware's
-        own pump.logring (write it out with save_log)."""
+        own pump.logring (write it out with save_log). screens: a directory for PNGs of the
+        bedside screen (pumphost.sim.bedside); with it, or [[press]] entries, the pump has
+        its panel and keys, and the firmware's UI (pump/ui.py)."""
         self.sc = sc
+        self.bedside = Bedside(screens) if sc.presses or screens is not None else None
         b = sc.board
         mech = {
             "lead_um": b.lead_um,
@@ -92,12 +100,15 @@ class Emulator:
         self.stepper = SimStepper(self.clock, (drive.lead_um, drive.steps_per_rev))
         whole, frac = divmod(sc.fill_nl, 1_000_000)
         fill_ml = f"{whole}.{frac:06d}"  # exact: the fill is whole nL
-        self.sensors: SimSensors | None = None
+        # With a plant: its force through the HX711's words into the board's own LoadCell.
+        self.hx711: SimHX711 | None = None
+        self.sensors: loadcell.LoadCell | None = None
         if sc.plant_seed is not None:
             self.plant = plant.for_syringe(
                 self.syringe, drive, sc.fill_nl, sc.plant_seed, sc.faults
             )
-            self.sensors = SimSensors(self.plant)
+            self.hx711 = SimHX711(self.plant, b.syringe_seated)
+            self.sensors = self.hx711.load_cell(self.clock.ticks)
         self.log: LogRing | None = None
         self._flash: NorFlash | None = None
         if log:
@@ -105,6 +116,20 @@ class Emulator:
             self.log = LogRing(self._flash, self.clock.ticks(), log_id=sc.start_tick)
             self.log.set_utc(START_UTC)
         self.retained = SimRetained()
+        # The alarm buzzer and LED: what the board's would play, as a timeline of (elapsed
+        # us, sound priority, light priority) at every change (pump.signals.expand: pulses).
+        self.signal = core_signals.Recorder(lambda: self.clock.elapsed_us)
+        # The supply (issue 21): a cell discharging by the firmware's energy model, mains.
+        self.battery: SimBattery | None = None
+        self._power_events: list[tuple[float, str]] = []
+        self._power_us = 0  # the battery has been drained up to here
+        self.dead = False  # no supply: the pump is off until it comes back
+        self.power_cuts: list[float] = []  # simulated s at which the supply failed
+        if sc.power is not None:
+            pw = sc.power
+            self.battery = SimBattery(pw.battery, pw.charge_pm, pw.capacity_pm, pw.r_times)
+            self.battery.mains = pw.mains
+            self._power_events = list(pw.events)
         # The board's assembly (pump/app.py): the pump, its program runner and its protocol.
         seed = iter(range(1 << 30))
         self.hal = core_app.HAL(
@@ -118,6 +143,10 @@ class Emulator:
             serial=sc.serial,  # the pump's name: its pulled logs carry it
             rand=lambda n: bytes((next(seed) * 7 + i) & 255 for i in range(n)),
             ceiling=sc.ceiling,
+            signal=self.signal,
+            supply=self.battery,
+            display=self.bedside.panel if self.bedside else None,
+            keys=self.bedside.keypad if self.bedside else None,
         )
         self._build()
         self.pump.load(sc.syringe_id, fill_ml)  # the pump boots empty: the nurse loads it
@@ -130,7 +159,7 @@ class Emulator:
         self._rate = Fraction(0)
         self._rate_since = 0
         # A [[command]] script goes through the protocol handler; the clock set is logged.
-        self.scripted = bool(sc.commands)
+        self.scripted = bool(sc.commands or sc.presses)
         self.responses: list[tuple[float, str, dict[str, object]]] = []
         self.answered: list[tuple[Command, str, dict[str, object]]] = []  # (command, line, resp)
         if self.scripted:
@@ -142,6 +171,18 @@ class Emulator:
         if app.proto is None:
             raise RuntimeError(f"the protocol was not built: {app.proto_error!r}")
         self.pump, self.runner, self.proto = app.pump, app.runner, app.proto
+        if self.bedside is not None:
+            self.bedside.attach(app.ui, self.run_until, self._elapsed, self._after_ui)
+
+    def _elapsed(self) -> int:
+        return self.clock.elapsed_us
+
+    def _after_ui(self) -> None:
+        """After a UI step: the oracle follows what its keys did to the program."""
+        if self.scripted:
+            self._follow_program()
+        else:
+            self._track_alarms()
 
     def reset(self, cause: str = "a watchdog reset") -> None:
         """A reset now, as on the board: the motor stops, RAM is lost (the pump, its runner
@@ -157,6 +198,9 @@ class Emulator:
             up = self.clock.elapsed_us // 1_000_000
             self.log = LogRing(self._flash, self.clock.ticks(), uptime=up)
             self.hal.log = self.log
+        if self.hx711 is not None:  # boardapp starts the HX711 and makes its LoadCell anew
+            self.hx711.clear()
+            self.sensors = self.hal.sensors = self.hx711.load_cell(self.clock.ticks)
         self._build()
         if self.scripted:
             self._in_force = None
@@ -171,8 +215,13 @@ class Emulator:
 
     def _service(self) -> None:
         """The board's service step, then the oracle follows what it did to the pump."""
+        if self.battery is not None and not self._power():
+            return  # no supply: nothing runs
         was = self.pump.state
         self.pump.service()
+        pw = self.pump.power  # the service step ran the gauge; the cell drains by its model
+        if pw is not None and self.battery is not None:
+            self.battery.ua = pw.supply.ua
         if self.scripted:
             self._follow_program()
             return
@@ -181,6 +230,30 @@ class Emulator:
             done = self.pump.state == ctl.COMPLETE
             self._oracle_rate(self.stepper.last_pulse_us if done else self.clock.elapsed_us, None)
         self._track_alarms()
+
+    def _power(self) -> bool:
+        """The battery drained to now at the pump's last current, its events applied; a
+        supply lost cuts the power (the motor stops, RAM is lost), and its return boots the
+        pump (a power-on: nothing kept). True while the pump has a supply."""
+        b = self.battery
+        assert b is not None
+        t = self.clock.elapsed_us
+        b.drain((t - self._power_us) // 1000)
+        self._power_us = t - (t - self._power_us) % 1000
+        while self._power_events and self._power_events[0][0] * 1e6 <= t:
+            b.apply(self._power_events.pop(0)[1], t / 1e6)
+        if not b.powered(starting=self.dead):
+            if not self.dead:
+                self.dead = True
+                self.power_cuts.append(t / 1e6)
+                self.stepper.halt()
+                self._oracle_rate(t, None)
+                b.ua = 0
+            return False
+        if self.dead:
+            self.dead = False
+            self.reset("a reset")
+        return True
 
     def release_after_alarm(self, delay_s: float) -> None:
         """The line opens `delay_s` after the first occlusion alarm (the stopcock test of
@@ -193,18 +266,22 @@ class Emulator:
     def _track_alarms(self) -> None:
         """When each alarm was raised and cleared, in simulated seconds."""
         now = self.clock.elapsed_us / 1e6
-        for a in self.pump._alarms.history:
+        for a in self.pump.alarm_history():
             new = id(a) not in self._alarm_times
             if new and a.kind == "occlusion" and self._release_after is not None:
                 self.plant.inject("occlusion_release", now + self._release_after)
                 self._releases = sorted([*self._releases, now + self._release_after])
                 self._release_after = None
             times = self._alarm_times.setdefault(id(a), [now, None])
+            if new and self.bedside is not None:
+                self.bedside.alarm(a.kind)  # the alarm screen, and its PNG
             if a.cleared is not None and times[1] is None:
                 times[1] = now
 
     def _sample(self, t_us: int) -> None:
-        """A load-cell sample at t_us, then the service step the board runs after it."""
+        """An HX711 conversion at t_us, then a service step: the board's grid where its period
+        is the sample period (100 ms); at the calm 500 ms the board's steps are fewer, and it
+        sees an open cell 0.4-1.1 s later than this (tests/test_load_cell_rules.py)."""
         assert self.sensors is not None
         self.stepper.run_to(t_us)
         self.clock.advance_to(t_us)
@@ -216,18 +293,18 @@ class Emulator:
                 # pressure flows out (the IEC 60601-2-24 bolus after an occlusion).
                 p = self.plant
                 self._released = p.trapped_ul - p.compliance * p.back_pressure(t_s)
-        self.sensors.sample(t_s, self.stepper.position)
+        self.hx711.sample(t_s, self.stepper.position)  # type: ignore[union-attr]
         self._service()
 
-    def _run_until(self, t_us: int) -> None:
+    def run_until(self, t_us: int) -> None:
         """Run the executor and the service steps due up to t_us; with a load cell, every
         sample is an event (and the service step after it)."""
-        if self.sensors is None and self.log is None:
+        if self.sensors is None and self.log is None and self.battery is None:
             self._run_steps(t_us)
             return
         # A load cell samples at 10 Hz; the log wants a service step at least each second
         # (its DELIVERED records are due on the minute, to the second).
-        period = SimSensors.PERIOD_US if self.sensors is not None else 1_000_000
+        period = loadcell.PERIOD_US if self.sensors is not None else 1_000_000
         while True:
             nxt = (self.clock.elapsed_us // period + 1) * period
             if nxt > t_us:
@@ -303,7 +380,7 @@ class Emulator:
     # --- a [[command]] script through the protocol ---
 
     def _rate_in_force(self) -> tuple[int, int] | None:
-        c = self.pump._ctl
+        c = self.pump.controller
         if c.state != ctl.RUNNING or c.held():
             return None
         if c.boosting():
@@ -312,8 +389,9 @@ class Emulator:
         return c.rate
 
     def _follow_program(self) -> None:
-        """The oracle follows the rate in force (the simulated executor starts without
-        latency, and a bolus ends at a service step run exactly at its end)."""
+        """The oracle follows the rate in force from the command (the executor's steps start
+        simhw.stepper.START_LATENCY_US later, under a step's interval at these rates, and a
+        bolus ends at a service step run exactly at its end)."""
         r = self._rate_in_force()
         if r != self._in_force:
             self._oracle_rate(self.clock.elapsed_us, r)
@@ -328,7 +406,7 @@ class Emulator:
             due = self.runner.bolus_due_in_us()
             if due >= 0:
                 nxt = min(nxt, self.clock.elapsed_us + max(due, 1))
-            self._run_until(nxt)
+            self.run_until(nxt)
             self._service()
 
     def _send(self, line: str) -> dict[str, object]:
@@ -344,13 +422,30 @@ class Emulator:
 
     def _run_script(self, progress: Callable[[int], None] | None) -> None:
         self._token = ""
-        for c in self.sc.commands:
-            self._run_program(c.at_us)
-            resp = self._send(c.line)
-            self.answered.append((c, self.responses[-1][1], resp))
+        sc = self.sc
+        if sc.rate is not None:  # a [program] beside [[press]] keys: set as run() sets it
+            if sc.dose:
+                self.pump.dose(*sc.dose)
+            else:
+                self.pump.set_rate_nl_h(*sc.rate)
+            self.pump.start()
+            self._follow_program()
+        # Commands and key presses in time order (a command first at the same time).
+        script: list[tuple[int, int, Command | Press]] = [(c.at_us, 0, c) for c in sc.commands]
+        script += [(p.at_us, 1, p) for p in sc.presses]
+        for at_us, _, item in sorted(script, key=lambda x: (x[0], x[1])):
+            self._run_program(at_us)
+            if isinstance(item, Press):
+                assert self.bedside is not None
+                self.bedside.press(item)
+            else:
+                resp = self._send(item.line)
+                self.answered.append((item, self.responses[-1][1], resp))
             if progress is not None:
                 progress(self.clock.elapsed_us)
-        self._run_program(self.sc.duration_us)
+        self._run_program(sc.duration_us)
+        if self.bedside is not None:
+            self.bedside.finish()
         self.not_applied = []
 
     def _outcomes(self) -> list[tuple[Command, dict[str, object]]]:
@@ -407,6 +502,8 @@ class Emulator:
             if why is not None:
                 self.not_applied.append((ev, why))
         self._run_reporting(sc.duration_us, step_us, progress)
+        if self.bedside is not None:
+            self.bedside.finish()
         return self._result()
 
     def _result(self) -> Result:
@@ -423,7 +520,7 @@ class Emulator:
                 "raised_s": self._alarm_times[id(a)][0],
                 "cleared_s": self._alarm_times[id(a)][1],
             }
-            for a in pump._alarms.history
+            for a in pump.alarm_history()
         ]
         return Result(
             scenario=sc.name,
@@ -439,14 +536,15 @@ class Emulator:
             plunger_mm=self.stepper.plunger_um() / 1000,
             released_bolus_ul=self._released,
             backoff_ul=pump.backed_nl / 1000 if pump.backed_nl else None,
+            signal=[(t / 1e6, s, lt) for t, s, lt in self.signal.timeline],
         )
 
     def _run_reporting(
         self, t_us: int, step_us: int, progress: Callable[[int], None] | None
     ) -> None:
         if progress is None:
-            self._run_until(t_us)
+            self.run_until(t_us)
             return
         while self.clock.elapsed_us < t_us:
-            self._run_until(min(t_us, self.clock.elapsed_us + step_us))
+            self.run_until(min(t_us, self.clock.elapsed_us + step_us))
             progress(self.clock.elapsed_us)

@@ -3,7 +3,7 @@
 What runs, per patient-day (each its own seed, `plan_day`):
 - the firmware's own detector: `pump.occlusion.OcclusionDetector`, built by `pump.api.Pump.load`
   for the day's syringe, fill and pressure ceiling, fed one sample at a time through its own
-  `feed(force_mn, steps)`, reset at every start and resume as `Pump._go` resets it;
+  `feed(force_mn, steps)`, reset at every start and resume as `Pump.start` and `resume` reset it;
 - the load cell's own conversion: the rig's HX711 counts (`offset + round(force x scale)`, the
   nominal calibration, as hil/rig.py sets the virtual board's HX711) through
   `pump.loadcell.LoadCell.mn`, and its saturation test (a clamped 24-bit word) on every sample;
@@ -12,7 +12,8 @@ What runs, per patient-day (each its own seed, `plan_day`):
 - the plunger position from the firmware's exact plan: the day's `pump.controller.Controller`
   (the one `Pump.load` built) is started, paused, resumed and told the executed steps as the
   service step would tell it, and the position at each sample is its planner's `due(tau)` (or
-  the count of `time_of(k)` at or before it, the same number);
+  the count of `time_of(k)` at or before it, the same number), tau less the executor's start
+  latency (simhw.stepper, the emulator's and the PIO's);
 - the plant model, `pumphost.sim.plant`: the same `Plant` the emulator builds (`for_syringe`: its
   seeded friction profile, back-pressure phase, cell offset and drift), run over a whole run
   of samples at once with numpy (`Plant.run`, the same equations as `advance` and `sample`):
@@ -22,8 +23,8 @@ What runs, per patient-day (each its own seed, `plan_day`):
   (seeded per syringe) or, with noise="plant", from the Plant's own random stream in the
   order Plant.sample() draws it;
 - what the board's alarm logic does with a detector or load-cell result: a trip goes to the
-  firmware's own `Pump._occluded` (occlusion, or empty when under 10 % of the fill is left:
-  the stopper bottoming out), a clamped word to `Pump._fail(sensor_fault)`, on the Pump that
+  firmware's own `Pump.on_sensor_alarm` (occlusion, or empty when under 10 % of the fill is left:
+  the stopper bottoming out), a clamped word to its sensor_fault, on the Pump that
   owns the detector; what it raises is what is counted.
 - a normal day around it: CSCI rates spread over 0.05-0.3 mL/h and 15 % of days at 1-5 mL/h,
   every catalogue syringe, fills of a quarter to a full syringe, low, medium or high ceiling,
@@ -72,6 +73,7 @@ from pump import rate as core_rate
 from pumphost import boards
 from pumphost.sim import plant
 from pumphost.sim.hal import SimStepper, VirtualClock
+from simhw.stepper import START_LATENCY_US
 
 SAMPLE_US = loadcell.PERIOD_US  # the HX711 at 10 samples/s
 DAY_US = 86_400_000_000
@@ -90,17 +92,11 @@ _FULL = 0x1000000
 _CHUNK = 36_000  # samples computed at once: an hour
 
 
-def to_mn(
-    force_n: np.ndarray, cell: loadcell.LoadCell, board: bool = True
-) -> tuple[np.ndarray, np.ndarray]:
+def to_mn(force_n: np.ndarray, cell: loadcell.LoadCell) -> tuple[np.ndarray, np.ndarray]:
     """What the firmware's load cell gives for these forces: (mN, where it faults instead).
-    board: the virtual board's HX711 set by the rig to offset + round(force x scale) (the
-    nominal calibration), the 24-bit word decoded and converted by LoadCell.mn, a clamped
-    word a fault (LoadCell.take: SATURATED). Else the emulator's SimSensors: round(force x
-    1000), a fault from 50 N on (the cell's full scale)."""
-    if not board:
-        mn = np.rint(force_n * 1000).astype(np.int64)
-        return mn, mn >= 50_000
+    The HX711 reads offset + round(force x scale) (the nominal calibration; so the rig sets
+    the virtual board's, and the emulator's SimHX711 gives it), the 24-bit word decoded and
+    converted by LoadCell.mn, a clamped word a fault (LoadCell.take: SATURATED)."""
     counts = cell.offset + np.rint(force_n * cell.scale).astype(np.int64)
     counts = np.clip(counts, loadcell.RAW_MIN, loadcell.RAW_MAX)
     raw = counts & (_FULL - 1)  # the HX711's word
@@ -229,7 +225,6 @@ class _Day:
         plan: DayPlan,
         faults: list[tuple[float, str]],
         noise: str,
-        board_cell: bool,
         stop_at_first: bool,
         plant_seed: int | None,
         watch: bool,
@@ -237,7 +232,6 @@ class _Day:
         self.plan = plan
         self.faults = faults
         self.noise = noise
-        self.board_cell = board_cell
         self.stop_at_first = stop_at_first
         self.plant_seed = plant_seed
         self.watch = watch
@@ -277,7 +271,7 @@ class _Day:
         )
         pump.load(plan.syringe, fill)
         res.syringes += 1
-        c, det, syr = pump._ctl, pump._detector, pump.syringe
+        c, det, syr = pump.controller, pump.detector, pump.syringe
         assert det is not None
         vol = c.vol
         seed = self.plant_seed if self.plant_seed is not None else plan.seed * 1000 + n
@@ -286,7 +280,7 @@ class _Day:
         p = plant.for_syringe(syr, self.drive, pump.fill_nl, seed, faults)
         rng = None if self.noise == "plant" else np.random.default_rng([plan.seed, n])
         pauses = [(s, s + d) for s, d in plan.pauses if s > t_load]
-        # Start: as Pump.start() does to the controller and the detector (pump._go).
+        # Start: as Pump.start() does to the controller and the detector (Pump._go).
         now = self.tick(t_load)
         c.set_rate(self.rate, now)
         c.start(now)
@@ -294,7 +288,7 @@ class _Day:
         det.reset(c.delivered)
         t0 = t_load
         while True:
-            plan_ = c._plan
+            plan_ = c.plan
             d0 = c.delivered
             t_empty = t0 + plan_.time_of(c.capacity - d0)
             pause = next(((s, e) for s, e in pauses if s > t0), None)
@@ -305,9 +299,10 @@ class _Day:
             hit = None
             for ka in range(k0, max(k0, k1), _CHUNK):  # an hour at a time
                 ts = np.arange(ka, min(ka + _CHUNK, k1), dtype=np.int64) * SAMPLE_US
-                pos = d0 + _due(plan_, ts - t0)
+                # the executor's steps go out START_LATENCY_US after the plan's, as the PIO's
+                pos = d0 + _due(plan_, np.maximum(ts - t0 - START_LATENCY_US, 0))
                 force = p.run((ts - t_load) / 1e6, pos, rng)
-                mn, bad = to_mn(force, self.cell, self.board_cell)
+                mn, bad = to_mn(force, self.cell)
                 hit = self._feed(det, mn, bad, pos, ts)
                 res.samples += len(ts) if hit is None else hit[0] + 1
                 if hit is not None:
@@ -321,12 +316,11 @@ class _Day:
                 last = t0 + plan_.time_of(k) if k else t0
                 c.executed(k, self.tick(last))
                 self.tick(t_hit)
-                before = {id(a) for a in pump._alarms.active()}
-                if found < 0:
-                    pump._fail(api.ALARM_SENSOR, "load cell saturated")  # as Pump._watch
-                else:
-                    pump._occluded(c, found)
-                for a in pump._alarms.active():
+                before = {id(a) for a in pump.active_alarms()}
+                # As the pump's service step acts on its checks (a fault here: saturated);
+                # the detector's own `found` says which occlusion test tripped.
+                pump.on_sensor_alarm(api.ALARM_SENSOR if found < 0 else api.ALARM_OCCLUSION)
+                for a in pump.active_alarms():
                     if id(a) not in before and a.kind != api.ALARM_NEAR_EMPTY:
                         res.false_alarms.append(
                             FalseAlarm(
@@ -424,7 +418,6 @@ def run_day(
     seed: int,
     faults: list[tuple[float, str]] | None = None,
     noise: str = "numpy",
-    board_cell: bool = True,
     stop_at_first: bool = False,
     plan: DayPlan | None = None,
     end_s: float | None = None,
@@ -437,7 +430,6 @@ def run_day(
         plan or plan_day(seed),
         faults or [],
         noise,
-        board_cell,
         stop_at_first,
         plant_seed,
         watch,
@@ -509,9 +501,9 @@ def run_days(
 RUNS = (
     "runs: the firmware's OcclusionDetector (pump.occlusion) and LoadCell conversion "
     "(pump.loadcell) on every 10 Hz sample while the motor runs, the plunger position from "
-    "the firmware's exact plan (pump.controller/planner), trips raised by Pump._occluded; the "
-    "plant (pumphost.sim.plant: friction, stick-slip, line, back-pressure, cell noise and drift) "
-    "in bulk with numpy; pauses and syringe changes"
+    "the firmware's exact plan (pump.controller/planner), trips raised by "
+    "Pump.on_sensor_alarm; the plant (pumphost.sim.plant: friction, stick-slip, line, "
+    "back-pressure, cell noise and drift) in bulk with numpy; pauses and syringe changes"
 )
 LEFT_OUT = (
     "left out: the rest of the service step (step ring, executor checks, near-empty, log) and "

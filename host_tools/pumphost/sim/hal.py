@@ -1,146 +1,27 @@
-"""Simulated hardware for the emulator: a wrapping tick clock and a step executor with the
-PIO driver's interface (firmware/drivers/pio_stepper.py), so the emulator runs the same
-`pump.api.Pump` as the board."""
+"""Simulated hardware for the emulator: the wrapping tick clock and the step executor of
+firmware/simhw/stepper.py (the core tests' too), and the load cell's HX711 on the plant, so
+the emulator runs the same `pump.api.Pump` as the board, on the board's LoadCell."""
 
-from collections import deque
-
+from pump import loadcell
 from pump.ticks import ticks_add
+from simhw.stepper import SimClock, StepExecutor
 
-_RING = 64  # batches queued ahead, as many as the service step keeps the PIO supplied with
+SimStepper = StepExecutor  # the driver's interface (drivers/pio_stepper.py), in simulated time
 
 
-class VirtualClock:
+class VirtualClock(SimClock):
     """Simulated time. `elapsed_us` is unbounded host time; `ticks()` wraps like ticks_us."""
 
-    def __init__(self, start_tick: int) -> None:
-        self.start_tick = start_tick
-        self.elapsed_us = 0
+    @property
+    def elapsed_us(self) -> int:
+        return self.elapsed
 
-    def ticks(self) -> int:
-        # ticks_add(start_tick, elapsed_us) inline: the pump reads its clock often.
-        return (self.start_tick + self.elapsed_us) & 0x3FFFFFFF
+    @property
+    def start_tick(self) -> int:
+        return self.start
 
     def ticks_at(self, elapsed_us: int) -> int:
-        return ticks_add(self.start_tick, elapsed_us & 0x3FFFFFFF)
-
-    def advance_to(self, elapsed_us: int) -> None:
-        if elapsed_us < self.elapsed_us:
-            raise ValueError("simulated time cannot run backwards")
-        self.elapsed_us = elapsed_us
-
-
-class SimStepper:
-    """Executes queued (count, interval) batches in simulated time. As on the PIO, a batch
-    counts in `steps_done`/`last_tick` once its last step is out, a halt adds the steps of
-    the interrupted batch, and `late` is the TX-stall flag. `start(reverse=True)` draws the
-    plunger back (the back-off after an occlusion): `position` follows the plunger."""
-
-    def __init__(self, clock: VirtualClock, um_per_step: tuple[int, int]) -> None:
-        self.clock = clock
-        self._um = um_per_step  # plunger travel per microstep as (num, den) µm
-        self.batches: deque[list[int]] = deque()
-        self.steps_done = 0
-        self.last_tick = 0
-        self.pulses = 0  # what a logic analyser on STEP would count
-        self.position = 0  # net steps forward: where the plunger is
-        self._dir = 1
-        self.last_pulse_us = 0
-        self.enabled = False
-        self.running = False
-        self.starved = False
-        self.late = False
-        self._t = 0  # elapsed µs of the head batch's last issued step (or segment start)
-        self._in_batch = 0
-
-    # --- the driver interface pump.api uses ---
-
-    def enable(self, on: bool) -> None:
-        self.enabled = on
-
-    def room(self) -> int:
-        return _RING - len(self.batches)
-
-    def queue(self, count: int, interval: int) -> None:
-        if len(self.batches) >= _RING:
-            raise RuntimeError("step ring overflow")
-        self.batches.append([count, interval])
-
-    def feed(self) -> None:
-        pass
-
-    def start(self, reverse: bool = False) -> int:
-        self._dir = -1 if reverse else 1
-        self.enabled = self.running = True
-        self.starved = self.late = False
-        self._t = self.clock.elapsed_us
-        self._in_batch = 0
-        self.last_tick = self.clock.ticks()
-        return self.last_tick
-
-    def halt(self, keep_enabled: bool = False) -> int:
-        self.run_to(self.clock.elapsed_us)
-        if self._in_batch:
-            self.steps_done += self._in_batch
-            self.last_tick = ticks_add(self.last_tick, self._in_batch * self.batches[0][1])
-        self.batches.clear()
-        self._in_batch = 0
-        self.running = False
-        self.enabled = keep_enabled
-        return self.clock.ticks()
-
-    def in_flight(self, now: int) -> int:
-        """Steps of the head batch already out (the executor ran to now), as the PIO
-        driver estimates them for its oldest uncounted entry."""
-        return self._in_batch if self.running else 0
-
-    # --- simulated time ---
-
-    def next_done_us(self) -> int | None:
-        """Elapsed µs at which the head batch's last step goes out, if running."""
-        if not (self.running and self.batches):
-            return None
-        count, iv = self.batches[0]
-        return self._t + (count - self._in_batch) * iv
-
-    def run_to(self, until_us: int) -> None:
-        """Issue every step due by `until_us`."""
-        batches = self.batches
-        while self.running and batches:
-            count, iv = batches[0]
-            n = (until_us - self._t) // iv
-            if n > count - self._in_batch:
-                n = count - self._in_batch
-            if n > 0:
-                if not self.enabled:
-                    raise RuntimeError("step pulses with the driver disabled")
-                self._t += n * iv
-                self._in_batch += n
-                self.pulses += n
-                self.position += n * self._dir
-                self.last_pulse_us = self._t
-            if self._in_batch < count:
-                return
-            batches.popleft()
-            self._in_batch = 0
-            self.steps_done += count
-            self.last_tick = ticks_add(self.last_tick, count * iv)
-            if not batches:
-                self.starved = True
-
-    def stall(self, stall_us: int) -> None:
-        """Nothing steps for stall_us from now (a stall longer than the PIO FIFO's reserve);
-        a step that fell due meanwhile goes out late and sets the TX-stall flag."""
-        now = self.clock.elapsed_us
-        self.run_to(now)
-        if self.running and self.batches:
-            due = self._t + self.batches[0][1]
-            if due < now + stall_us:
-                self.late = True
-                self._t += now + stall_us - due  # every later step shifts with it
-        self.clock.advance_to(now + stall_us)
-
-    def plunger_um(self) -> float:
-        return self.position * self._um[0] / self._um[1]
+        return ticks_add(self.start, elapsed_us & 0x3FFFFFFF)
 
 
 class SimRetained:
@@ -167,34 +48,72 @@ class SimRetained:
         self._steps = self._num = self._den = 0
 
 
-class SimSensors:
-    """The load cell (an HX711 at 10 samples/s) and the syringe switch, reading the plant.
-    The emulator calls sample() at each sample instant; the pump's service step take()s them,
-    as the board's driver hands over what its PIO program read."""
+def hx711_counts(force_n: float, offset: int, scale: int) -> int:
+    """The HX711's reading of force_n through a calibration (counts = offset + force x scale,
+    as pump.loadcell converts back), clamped as the chip clamps an input beyond its range."""
+    counts = offset + round(force_n * scale)
+    return max(loadcell.RAW_MIN, min(loadcell.RAW_MAX, counts))
 
-    PERIOD_US = 100_000
 
-    def __init__(self, plant: object) -> None:
+class SimHX711:
+    """The load cell's HX711 and the syringe switch, reading the plant, with the board
+    driver's interface (drivers/hx711.py: read() -> the next 24-bit word, or -1 if none
+    waits), so the real pump.loadcell.LoadCell reads them and every fault rule is the board's.
+    The emulator calls sample() at each conversion (10 a second): the plant's force becomes
+    counts through the calibration (the nominal one: a board without /calib.json); an open
+    cell converts nothing (no word: LoadCell says no data once none came for its stale time);
+    a saturated one gives the clamp, loadcell.RAW_MAX. As the PIO's joined RX FIFO, 8 words
+    wait at most and a conversion finding it full is dropped."""
+
+    PERIOD_US = loadcell.PERIOD_US
+    FIFO = 8
+
+    def __init__(
+        self,
+        plant: object,
+        seated: int = 0,
+        offset: int = loadcell.DEFAULT_OFFSET,
+        scale: int = loadcell.DEFAULT_SCALE,
+    ) -> None:
         self.plant = plant
-        self.fault = 0
-        self._present = True
-        self._queue: deque[int | None] = deque(maxlen=16)
+        self.seated = seated  # the switch's level with a syringe in place (board.SYRINGE_SEATED)
+        self.offset = offset
+        self.scale = scale
+        self._fifo: list[int] = []
+        self._level = seated
 
     def sample(self, t_s: float, steps: int) -> None:
-        self.plant.advance(t_s, steps)  # type: ignore[attr-defined]
-        s = self.plant.sample()  # type: ignore[attr-defined]
-        self._present = s.syringe_present
-        self._queue.append(None if s.force_n is None else round(s.force_n * 1000))
-
-    def take(self) -> int | None:
-        if not self._queue:
-            return None
-        force = self._queue.popleft()
+        """The conversion at t_s (s), the plunger `steps` microsteps in."""
+        p = self.plant
+        p.advance(t_s, steps)  # type: ignore[attr-defined]
+        s = p.sample()  # type: ignore[attr-defined]
+        self._level = self.seated if s.syringe_present else 1 - self.seated
+        force = s.force_n
         if force is None:
-            self.fault = 1  # no conversion finished: DOUT never went low
-        elif force >= 50_000:
-            self.fault = 2  # the cell's full scale
-        return force
+            return  # open: DOUT never goes low, nothing converts
+        if p.saturated:  # type: ignore[attr-defined]
+            counts = loadcell.RAW_MAX  # a broken bridge wire: every conversion at the clamp
+        else:
+            counts = hx711_counts(force, self.offset, self.scale)
+        fifo = self._fifo
+        if len(fifo) < self.FIFO:
+            fifo.append(counts & 0xFFFFFF)  # the 24-bit word the driver hands over
 
-    def present(self) -> bool:
-        return self._present
+    def clear(self) -> None:
+        """A reset: the state machine starts again with an empty FIFO."""
+        self._fifo.clear()
+
+    # --- what LoadCell is given, as boardapp gives it the driver's ---
+
+    def read(self) -> int:
+        fifo = self._fifo
+        return fifo.pop(0) if fifo else -1
+
+    def switch(self) -> int:
+        return self._level
+
+    def load_cell(self, clock: object) -> loadcell.LoadCell:
+        """The board's LoadCell on this HX711 (clock: ticks_us), as boardapp makes it."""
+        return loadcell.LoadCell(
+            self.read, clock, self.switch, self.seated, self.offset, self.scale
+        )

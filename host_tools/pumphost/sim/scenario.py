@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from pump import api, mechanics, syringes
 from pump import rate as core_rate
 from pumphost import boards
-from pumphost.sim import plant
+from pumphost.sim import battery, plant
 
 # Non-finite floats (TOML's inf and nan) are refused for every key: "a finite number".
 _STRICT = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
@@ -84,6 +84,24 @@ ErrorCode = Literal[
 ]  # fmt: skip
 
 
+class _PowerEvent(BaseModel):
+    model_config = _STRICT
+    at_h: Annotated[float, Field(ge=0)]
+    kind: Literal[battery.EVENTS]  # type: ignore[valid-type]
+
+
+class _Power(BaseModel):
+    """The supply (issue 21): a cell from boards/batteries.py, its state, mains, events."""
+
+    model_config = _STRICT
+    battery: Literal[tuple(battery.batteries.BATTERIES)]  # type: ignore[valid-type]
+    charge_pct: Annotated[int, Field(ge=0, le=100)] = 100
+    capacity_pct: Annotated[int, Field(gt=0, le=100)] = 100  # a weaker cell than rated
+    resistance_x: Annotated[int, Field(ge=1, le=100)] = 1  # times the rated resistance
+    mains: bool = False
+    event: list[_PowerEvent] = []
+
+
 class _Command(BaseModel):
     model_config = _STRICT
     at_h: Annotated[float, Field(ge=0)]
@@ -91,15 +109,40 @@ class _Command(BaseModel):
     expect: ErrorCode | None = None  # the script means it to be refused, with this code
 
 
+KEYS = ("ok", "stop", "up", "down", "info", "bolus")  # pump.keys.NAMES
+
+
+class _Press(BaseModel):
+    """A hand on the bedside keys (pump/ui.py): `key` held hold_ms, `times` times in a row;
+    or `pin`: the digits typed on the PIN screen (each one up or down from 0, OK to the
+    next, OK held to enter). shot: a name for the PNG of the screen after it (--screens)."""
+
+    model_config = _STRICT
+    at_h: Annotated[float, Field(ge=0)]
+    key: Literal["ok", "stop", "up", "down", "info", "bolus"] | None = None
+    pin: Annotated[str, Field(pattern=r"^[0-9]{4,8}$")] | None = None
+    hold_ms: Annotated[int, Field(ge=20, le=60000)] = 100
+    times: Annotated[int, Field(ge=1, le=500)] = 1
+    shot: Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{1,40}$")] | None = None
+
+    @model_validator(mode="after")
+    def _one(self) -> "_Press":
+        if (self.key is None) == (self.pin is None):
+            raise ValueError("give one of key and pin")
+        return self
+
+
 class _Scenario(BaseModel):
     model_config = _STRICT
     pump: _Pump
     program: _Program | None = None  # optional with a [[command]] script, which programs it
     command: list[_Command] = []
+    press: list[_Press] = []
     run: _Run
     events: list[_Event] = []
     plant: _Plant | None = None
     fault: list[_Fault] = []
+    power: _Power | None = None
 
 
 @dataclass(frozen=True)
@@ -144,6 +187,39 @@ class Command:
 
 
 @dataclass(frozen=True)
+class Press:
+    """A [[press]]: the keys pressed at at_us, as (key, hold ms) one after another."""
+
+    at_us: int
+    keys: list[tuple[str, int]]
+    index: int  # place among the file's [[press]] tables, counted from 0
+    at_h: str  # as the user wrote it
+    shot: str | None = None
+
+    @property
+    def name(self) -> str:
+        """press[2] (3rd [[press]], at_h = 0.5)."""
+        return f"press[{self.index}] ({_ordinal(self.index)} [[press]], at_h = {self.at_h})"
+
+    @property
+    def label(self) -> str:
+        """What its PNG is named after: its shot, else its key ("pin" for a PIN)."""
+        if self.shot:
+            return self.shot
+        return self.keys[0][0] if len({k for k, _ in self.keys}) == 1 else "pin"
+
+
+def pin_keys(pin: str) -> list[tuple[str, int]]:
+    """The presses that type `pin` on the PIN screen (pump/ui.py)."""
+    out: list[tuple[str, int]] = []
+    for i, c in enumerate(pin):
+        d = int(c)
+        out += [("up", 100)] * d if d <= 5 else [("down", 100)] * (10 - d)
+        out.append(("ok", 1100 if i == len(pin) - 1 else 100))  # held on the last: enter
+    return out
+
+
+@dataclass(frozen=True)
 class Scenario:
     name: str
     board: boards.Board
@@ -163,7 +239,21 @@ class Scenario:
     # Protocol lines sent at given times through pump.protocol, in time order (file order
     # at the same time). "$TOKEN" in a line is the last program.validate token.
     commands: list[Command] = field(default_factory=list)
+    # Key presses on the bedside UI (pump/ui.py), in time order (file order at one time);
+    # a [[command]] and a [[press]] at the same time: the command first.
+    presses: list[Press] = field(default_factory=list)
     serial: str = ""  # the pump's serial ("" none): its pulled log names it
+    power: "Power | None" = None  # [power]: the pump knows its supply (pump/power.py)
+
+
+@dataclass(frozen=True)
+class Power:
+    battery: str
+    charge_pm: int
+    capacity_pm: int
+    r_times: int
+    mains: bool
+    events: list[tuple[float, str]] = field(default_factory=list)  # (at s, kind), in time order
 
 
 def _ordinal(index: int) -> str:
@@ -312,11 +402,29 @@ def parse(text: str, name: str = "scenario") -> Scenario:
         ),
         key=lambda c: c.at_us,
     )
+    raw_presses = raw.get("press", [])
+    presses = sorted(
+        (
+            Press(
+                int(_exact(pr.at_h) * 3_600_000_000),
+                pin_keys(pr.pin) if pr.pin else [(pr.key or "ok", pr.hold_ms)] * pr.times,
+                i,
+                _as_written(raw_presses[i]["at_h"]) or repr(pr.at_h),
+                pr.shot,
+            )
+            for i, pr in enumerate(sc.press)
+        ),
+        key=lambda pr: pr.at_us,
+    )
     if p is None:
-        if not commands:
-            raise ScenarioError("program: missing key (or a [[command]] script that sets one)")
+        if not commands and not presses:
+            raise ScenarioError(
+                "program: missing key (or a [[command]] or [[press]] script that sets one)"
+            )
         if sc.events:
             raise ScenarioError("events: with a [[command]] script, pause/resume are commands")
+    elif presses and sc.events:
+        raise ScenarioError("events: with [[press]] keys, pause/resume are keys or commands")
     conc = p.concentration_ug_per_ml if p else None
     try:
         rate = _rate(p.rate_ml_per_h, p.dose_ug_per_24h, conc) if p else None
@@ -360,6 +468,9 @@ def parse(text: str, name: str = "scenario") -> Scenario:
     for c in sorted(commands, key=lambda c: c.index):  # the first in the file is named
         if c.at_us >= duration_us:
             raise ScenarioError(f"{c.name}: at or after the end of the run")
+    for pr in sorted(presses, key=lambda pr: pr.index):
+        if pr.at_us >= duration_us:
+            raise ScenarioError(f"{pr.name}: at or after the end of the run")
     return Scenario(
         name=name,
         board=board,
@@ -377,7 +488,18 @@ def parse(text: str, name: str = "scenario") -> Scenario:
         ceiling=sc.plant.ceiling if sc.plant else "medium",
         faults=[(float(_exact(f.at_h) * 3600), f.kind) for f in sc.fault],
         commands=commands,
+        presses=presses,
         serial=pump_serial(sc.pump.serial),
+        power=_power(sc.power),
+    )
+
+
+def _power(pw: _Power | None) -> Power | None:
+    if pw is None:
+        return None
+    evs = sorted((float(_exact(e.at_h) * 3600), e.kind) for e in pw.event)
+    return Power(
+        pw.battery, pw.charge_pct * 10, pw.capacity_pct * 10, pw.resistance_x, pw.mains, evs
     )
 
 

@@ -1,4 +1,4 @@
-"""`pumpctl vboard start|stop|pair`: the virtual Pico from the command line."""
+"""`pumpctl vboard start|stop|screen|pair`: the virtual Pico from the command line."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 
 import click
 
+from pumphost import screen
 from pumphost.fixture import client as fixture
 from pumphost.vboard.pair import FIXTURE_IMAGE, VirtualPair
 from pumphost.vboard.virtual import (
@@ -124,6 +125,42 @@ def stop(port: int) -> None:
             return
         time.sleep(0.1)
     _fail(f"process {pid} did not stop within 15 s")
+
+
+@vboard.command(name="screen")
+@click.option("--port", type=int, default=DEFAULT_PORT, show_default=True, help="REPL TCP port.")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option(
+    "-o", "--output", type=click.Path(path_type=Path), default=None, help="PNG file to write."
+)
+@click.option("--scale", type=click.IntRange(1, 16), default=screen.SCALE, show_default=True)
+@click.option("--text", "as_text", is_flag=True, help="Print the screen as '#' and '.' lines.")
+def screen_cmd(port: int, host: str, output: Path | None, scale: int, as_text: bool) -> None:
+    """What a running virtual board's OLED shows: a PNG (-o) and/or text (--text)."""
+    if output is None and not as_text:
+        _fail("give -o FILE.png and/or --text")
+    try:
+        board = VirtualBoard.attach(host, port + 1, port)
+    except VBoardError as e:
+        _fail(str(e))
+        return
+    try:
+        buf = board.screen()
+        status = board.display_status()
+    except (VBoardError, OSError) as e:
+        _fail(f"screen: {e}")
+        return
+    finally:
+        board.close()
+    if as_text:
+        click.echo(screen.text(buf))
+    if output is not None:
+        try:
+            screen.write_png(buf, output, scale=scale, title=f"vboard {host}:{port}")
+        except OSError as e:
+            _fail(f"cannot write {output}: {e}")
+        state = "on" if status["on"] and status["charge_pump"] else "off"
+        click.echo(f"{output} (panel {state}, {status['frames']} frames received)")
 
 
 @vboard.command()

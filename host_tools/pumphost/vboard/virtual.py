@@ -8,6 +8,7 @@ test that counts pulses between two control calls gets the same answer every tim
 
 from __future__ import annotations
 
+import base64
 import json
 import shutil
 import socket
@@ -376,6 +377,33 @@ class VirtualBoard(NodeBridge):
         if at_ns is not None:
             args["at_ns"] = int(at_ns)
         return self.request("hx711", **args)
+
+    def screen(self) -> bytes:
+        """What the OLED's glass shows now (host_tools/vboard/ssd1306.mjs): 1024 bytes in
+        pump.canvas's page layout, all dark while the panel is off or uninitialised
+        (pumphost.screen.write_png makes a PNG of it)."""
+        return base64.b64decode(self.request("screen")["screen"])
+
+    def display_status(self) -> dict[str, Any]:
+        """The OLED's state: on, charge_pump, inverse, contrast, addressing, answering,
+        transfers, bytes, nacked, frames (whole pictures written) and its GDDRAM (`ram`,
+        base64)."""
+        data = self.request("screen")
+        data.pop("screen")
+        return data
+
+    def display(
+        self, nack: bool | None = None, power_reset: bool = False, at_ns: int | None = None
+    ) -> dict[str, Any]:
+        """The OLED's faults, now or at a simulated time: nack=True and it stops answering on
+        I2C (unplugged: every transfer is NACKed), False and it answers again; power_reset
+        puts it back at its power-up state (display off). Returns its status."""
+        args: dict[str, Any] = {"power_reset": int(power_reset)}
+        if nack is not None:
+            args["nack"] = int(bool(nack))
+        if at_ns is not None:
+            args["at_ns"] = int(at_ns)
+        return self.request("display", **args)
 
     def reset(self) -> None:
         self.request("reset")
