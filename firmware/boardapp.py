@@ -163,14 +163,9 @@ service_timer = Timer(-1)
 
 
 def _tick(_t, service=pump.service, feed=watchdog.feed, off=disable_irq, on=enable_irq):
-    # No global lookups here: these globals are the REPL's, and rp2.asm_pio clears them
-    # while it assembles a program typed at the REPL, even with the pump running. (Not a
-    # closure either: calling one with over 4 cells allocates its arguments on the heap.)
-    # A host's Ctrl-C is raised as KeyboardInterrupt at the next jump of whatever Python code
-    # runs, this step included, which it would leave half done. With interrupts off for the
-    # step (under a millisecond; the PIO steps on from its FIFO) a Ctrl-C waits, and after
-    # on(s) nothing here jumps: it reaches the code it was meant for. One pending from just
-    # before is raised by the `if` before the step begins, and dropped (press it again).
+    # Defaults, not globals (rp2.asm_pio at the REPL clears the globals) nor a closure (one
+    # with over 4 cells allocates). Interrupts off so a Ctrl-C never cuts the step half way;
+    # one already pending is raised by the `if` below, before the step, and dropped.
     s = off()
     try:
         try:
@@ -178,10 +173,7 @@ def _tick(_t, service=pump.service, feed=watchdog.feed, off=disable_irq, on=enab
                 pass
         except KeyboardInterrupt:
             pass
-        # At SERVICE_CALM_MS a REPL loop of `pump.status()` holds off every service step; the
-        # step runs inside status() then, and service() says so. (A one-shot retry timer re-armed
-        # from its own callback did this before: the board then hung on the next command
-        # after hil/test_fidelity.py's UART1 checks, and ran again once it was stopped.)
+        # False when a command held this step off (status() then ran it): no feed.
         if service():
             feed()
     except BaseException:  # service() catches its own; never leave interrupts off
@@ -204,10 +196,8 @@ ui_timer = Timer(-1)
 
 
 class _Bedside:
-    # The UI's timer: fast (UI_POLL_MS) from a key's edge until every key is up again, else
-    # slow (UI_IDLE_MS). An idle pump wakes 4 times a second for the UI, not 100 (on the
-    # virtual Pico a 10 ms timer made all simulated time 12 times slower). Attributes and
-    # default arguments, not globals, in the callbacks: see _tick.
+    # The UI's timer: fast from a key's edge until every key is up, else slow, so an idle
+    # pump wakes 4 times a second, not 100. No globals in the callbacks: see _tick.
 
     def __init__(self, face, timer):
         self.face = face
@@ -290,9 +280,7 @@ else:
     except Exception as e:  # noqa: BLE001 - the pump runs on without its protocol channel
         print("protocol: not started:", repr(e))
 print("pump ready on", board.NAME)
-# No gc.collect() here, though boot's garbage slows every call whose frame tries the heap
-# first (about 19,000 instructions each until the first collection): with it, the virtual
-# Pico's PIO countdown skip woke the core from an idle sleep 328 ns apart from stepping the
-# loops (hil/test_pio_skip.py; an emulator fault, noted on issue 12).
+# No gc.collect() here: with it the virtual Pico's PIO countdown skip misfires
+# (hil/test_pio_skip.py; an emulator fault, issue 12).
 if protolink.stored_mode() == protolink.CLINICAL:
     protolink.lock_repl()  # never returns: the protocol is the only way in

@@ -16,7 +16,7 @@ from pumphost.vboard.virtual import DEFAULT_IMAGE, VirtualBoard
 
 pytestmark = pytest.mark.skipif(not DEFAULT_IMAGE.exists(), reason="needs the vpico image")
 
-PIN = 6  # free on the pump board
+PIN = 26  # GP26 and GP27 are free on the pump board (GP6 and GP7 are keys now)
 
 SCRIPT = f"""
 import rp2, time

@@ -17,7 +17,7 @@ from micropython import const
 
 from pump import alarms, energy, events
 from pump import controller as ctl
-from pump.ticks import ticks_diff
+from pump.ticks import ticks_add, ticks_diff
 
 # IEC 60601-2-24 (pump-anchors.md, "Battery"): a warning 30 min before delivery stops, an
 # alarm and stop at least 3 min before the end. LOW_S gives 18 min more than the 30 for the
@@ -382,7 +382,12 @@ class PumpPower:
         s.motor = p.state == ctl.RUNNING  # EN stays on while running (drivers/pio_stepper.py)
         sounding = p.sounding()
         s.buzzer_pm = _BUZZ_PM[sounding] if sounding < 4 else 0
-        self.supply.service(now, s)
+        try:
+            self.supply.service(now, s)
+        except MemoryError:
+            # The gauge's sums pass 31 bits (long ints on the rp2): with the heap locked or
+            # full, read again at the next service step rather than fault the pump.
+            self._last = ticks_add(now, -PERIOD_US)
 
     def status(self):
         return self.supply.status()
